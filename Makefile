@@ -1,0 +1,23 @@
+# The two commands of the README: `make demo` and `make test`.
+.PHONY: demo test setup setup-test down status lint bench
+
+demo: setup
+	PYTHONPATH=infra .venv/bin/python -m glassbox_launch demo
+
+test: setup-test
+	infra/bin/test
+
+setup:
+	infra/bin/setup
+
+setup-test:
+	infra/bin/setup --test
+
+down:
+	PYTHONPATH=infra .venv/bin/python -m glassbox_launch down
+
+status:
+	PYTHONPATH=infra .venv/bin/python -m glassbox_launch status
+
+lint:
+	.venv/bin/ruff check services web infra tests bench

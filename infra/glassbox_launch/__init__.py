@@ -1,0 +1,1 @@
+"""Local launchers for the demo and the test session (stdlib only)."""

@@ -1,0 +1,167 @@
+"""``python -m glassbox_launch demo|down|status`` (run with the app's environment).
+
+``demo`` starts Redis, Milvus Lite, Triton, a Celery worker and the web server, migrates the
+SQLite database, seeds the demo user with sample photos, prints the URL and the credentials,
+and waits. Ctrl-C stops everything this command started. Running it again while the stack is
+up reuses what runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from glassbox_launch.process import LaunchError, Service, start, stop
+from glassbox_launch.stack import DEMO_PORTS, REPO, TEST_PORTS, Ports, Stack, python_for_app
+
+SAMPLES = [
+    Path("/usr/share/darknet/data") / name
+    for name in ("dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg")
+]
+DEFAULT_DEMO_PASSWORD = "glassbox-demo"
+
+
+def demo_stack() -> Stack:
+    var = Path(os.environ.get("GLASSBOX_VAR_DIR") or REPO / "var").resolve()
+    return Stack(var_dir=var, ports=Ports.from_env(DEMO_PORTS))
+
+
+def secret_key(stack: Stack) -> str:
+    """The demo's secret: from the environment, else generated once into var/ (never in git)."""
+    if os.environ.get("GLASSBOX_SECRET_KEY"):
+        return os.environ["GLASSBOX_SECRET_KEY"]
+    path = stack.var_dir / "secret_key"
+    if not path.exists():
+        stack.var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def manage(stack: Stack, env: dict[str, str], *args: str) -> None:
+    subprocess.run(
+        [python_for_app(), "manage.py", *args], cwd=REPO / "web", env={**os.environ, **env},
+        check=True,
+    )
+
+
+def cmd_demo(_args) -> int:
+    stack = demo_stack()
+    bank = REPO / "model_repository" / "image_concepts" / "1" / "concept_bank.npz"
+    if not bank.exists():
+        print("The model weights are not prepared. Run `make setup` first.", file=sys.stderr)
+        return 2
+    password = os.environ.get("GLASSBOX_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
+    env = {
+        **stack.app_env(),
+        "GLASSBOX_SECRET_KEY": secret_key(stack),
+        "GLASSBOX_DEMO_PASSWORD": password,
+    }
+    started: list[Service] = []
+    print(f"Starting the Glassbox demo (state in {stack.var_dir})")
+    try:
+        for svc in (stack.redis(), stack.milvus(), stack.triton()):
+            if start(svc):
+                started.append(svc)
+        manage(stack, env, "migrate", "--noinput", "-v", "0")
+        manage(stack, env, "collectstatic", "--noinput", "-v", "0")
+        for svc in (stack.worker(env), stack.web(env)):
+            if start(svc):
+                started.append(svc)
+        existing = [str(p) for p in SAMPLES if p.exists()]
+        manage(stack, env, "seed_demo", *existing)
+    except (LaunchError, FileNotFoundError, subprocess.CalledProcessError) as exc:
+        print(f"\nThe demo could not start: {exc}", file=sys.stderr)
+        _stop_all(started)
+        return 1
+    url = f"http://127.0.0.1:{stack.ports.web}/"
+    print(
+        f"\nGlassbox is running at {url}\n"
+        f"  log in as  demo / {password}   (admin / {password} for /admin/)\n"
+        f"  logs in    {stack.log_dir}\n"
+        "Press Ctrl-C to stop everything this command started."
+    )
+    stop_now = {"flag": False}
+
+    def _on_signal(_sig, _frame):
+        stop_now["flag"] = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    while not stop_now["flag"]:
+        for svc in started:
+            if svc.pid() is None:
+                print(f"\n{svc.name} exited; see {svc.log_file}\n{svc.log_tail(10)}")
+                stop_now["flag"] = True
+                break
+        time.sleep(1)
+    print("\nStopping…")
+    _stop_all(started)
+    return 0
+
+
+def _stop_all(services: list[Service]) -> None:
+    for svc in reversed(services):
+        stop(svc)
+
+
+def _all_services(stack: Stack) -> list[Service]:
+    services = [stack.redis(), stack.milvus()]
+    try:
+        services.append(stack.triton())
+    except (FileNotFoundError, OSError):
+        pass
+    return [*services, stack.worker(), stack.web()]
+
+
+def cmd_down(_args) -> int:
+    stack = demo_stack()
+    stopped = [svc.name for svc in reversed(_all_services(stack)) if stop(svc)]
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_env(args) -> int:
+    """Print ``export`` lines that point a shell at the test (or demo) stack's services."""
+    if args.profile == "test":
+        stack = Stack(var_dir=(REPO / "var" / "test").resolve(), ports=Ports.from_env(TEST_PORTS))
+    else:
+        stack = demo_stack()
+    for key, value in stack.app_env().items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_status(_args) -> int:
+    stack = demo_stack()
+    for svc in _all_services(stack):
+        pid = svc.pid()
+        state = f"running (pid {pid})" if pid else "stopped"
+        print(f"{svc.name:<8} {state}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="glassbox_launch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="start the whole stack, seed the demo and wait").set_defaults(
+        func=cmd_demo
+    )
+    sub.add_parser("down", help="stop every demo service that runs").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="show which demo services run").set_defaults(func=cmd_status)
+    env = sub.add_parser("env", help="print export lines for a profile's service addresses")
+    env.add_argument("--profile", choices=["demo", "test"], default="demo")
+    env.set_defaults(func=cmd_env)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

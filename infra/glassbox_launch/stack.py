@@ -1,0 +1,151 @@
+"""The local stack: Redis, Milvus Lite server, Triton, a Celery worker and the web server.
+
+Used by the demo (``make demo``) and by the test session (tests/conftest.py), with different
+ports and state folders so that both can run at once. Ports can be moved with the
+``GLASSBOX_*_PORT`` variables listed in the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from glassbox_launch import triton as triton_paths
+from glassbox_launch.process import Service, http_ok, port_in_use, redis_ping
+
+REPO = Path(__file__).resolve().parents[2]
+APP_BIN = REPO / ".venv" / "bin"
+
+
+@dataclass(frozen=True)
+class Ports:
+    redis: int
+    triton: int  # HTTP; gRPC and metrics use the next two ports
+    milvus: int
+    web: int
+
+    @classmethod
+    def from_env(cls, default: Ports, environ=os.environ) -> Ports:
+        def pick(name: str, fallback: int) -> int:
+            raw = environ.get(f"GLASSBOX_{name.upper()}_PORT")
+            return int(raw) if raw else fallback
+
+        return cls(
+            redis=pick("redis", default.redis),
+            triton=pick("triton", default.triton),
+            milvus=pick("milvus", default.milvus),
+            web=pick("web", default.web),
+        )
+
+
+DEMO_PORTS = Ports(redis=6380, triton=8100, milvus=19540, web=8000)
+TEST_PORTS = Ports(redis=16380, triton=18100, milvus=18530, web=18000)
+
+
+@dataclass(frozen=True)
+class Stack:
+    var_dir: Path
+    ports: Ports
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+    def app_env(self) -> dict[str, str]:
+        """What the web process and the workers need to find the services."""
+        return {
+            "GLASSBOX_VAR_DIR": str(self.var_dir),
+            "GLASSBOX_REDIS_URL": f"redis://127.0.0.1:{self.ports.redis}/0",
+            "GLASSBOX_TRITON_URL": f"127.0.0.1:{self.ports.triton}",
+            "GLASSBOX_MILVUS_URI": f"http://127.0.0.1:{self.ports.milvus}",
+        }
+
+    def _service(self, name: str, argv: list[str], ports: list[int], ready, **kw) -> Service:
+        return Service(
+            name=name, argv=argv, ports=ports, ready=ready,
+            run_dir=self.run_dir, log_dir=self.log_dir, **kw,
+        )
+
+    def redis(self) -> Service:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError(
+                "redis-server is not installed. Run: sudo apt-get install -y redis-server"
+            )
+        data = self.var_dir / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        port = self.ports.redis
+        return self._service(
+            "redis",
+            [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
+             "--save", "", "--appendonly", "yes", "--protected-mode", "yes"],
+            [port], lambda: redis_ping(port), ready_timeout_s=10, port_setting="GLASSBOX_REDIS_PORT",
+        )
+
+    def milvus(self) -> Service:
+        port = self.ports.milvus
+        return self._service(
+            "milvus",
+            [str(APP_BIN / "milvus-lite"), "server", "--data-dir", str(self.var_dir / "milvus"),
+             "--host", "127.0.0.1", "--port", str(port)],
+            [port], lambda: port_in_use(port), ready_timeout_s=60,
+            port_setting="GLASSBOX_MILVUS_PORT",
+        )
+
+    def triton(self) -> Service:
+        http = self.ports.triton
+        root = triton_paths.build_server_root(REPO / "build")
+        argv, env = triton_paths.triton_command(
+            REPO / "model_repository", root, http, http + 1, http + 2
+        )
+        return self._service(
+            "triton", argv, [http, http + 1, http + 2],
+            lambda: http_ok(f"http://127.0.0.1:{http}/v2/health/ready"),
+            env=env, ready_timeout_s=180, port_setting="GLASSBOX_TRITON_PORT",
+        )
+
+    def worker(self, extra_env: dict[str, str] | None = None, concurrency: int = 1) -> Service:
+        log = self.log_dir / "worker.log"
+        offset = log.stat().st_size if log.exists() else 0
+
+        def ready() -> bool:
+            try:
+                with open(log, "rb") as fh:
+                    fh.seek(offset)
+                    return b" ready." in fh.read()
+            except OSError:
+                return False
+
+        return self._service(
+            "worker",
+            [str(APP_BIN / "celery"), "-A", "glassbox_web", "worker", "-Q", "analyze,index",
+             "--concurrency", str(concurrency), "--loglevel", "INFO",
+             "--hostname", f"glassbox-{self.ports.web}@%h"],
+            [], ready, env={**self.app_env(), **(extra_env or {})}, cwd=REPO / "web",
+            ready_timeout_s=60,
+        )
+
+    def web(self, extra_env: dict[str, str] | None = None) -> Service:
+        port = self.ports.web
+        return self._service(
+            "web",
+            [str(APP_BIN / "gunicorn"), "glassbox_web.wsgi:application",
+             "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "120",
+             "--access-logfile", "-"],
+            [port],
+            lambda: http_ok(f"http://127.0.0.1:{port}/api/v1/health/", accept_any_status=True),
+            env={**self.app_env(), **(extra_env or {})}, cwd=REPO / "web", ready_timeout_s=60,
+            port_setting="GLASSBOX_WEB_PORT", stop_signal=signal.SIGTERM,
+        )
+
+
+def python_for_app() -> str:
+    return str(APP_BIN / "python") if (APP_BIN / "python").exists() else sys.executable

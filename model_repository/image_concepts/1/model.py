@@ -1,0 +1,74 @@
+"""Triton adapter for ``image_concepts``: tensors in and out, batching, per-request errors.
+
+The maths lives in ``glassbox.nn.mobilenet_v2``; the weights were placed next to this file by
+``python -m glassbox.prepare``.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from glassbox.nn import configure_threads
+from glassbox.nn.mobilenet_v2 import load_concept_net
+
+OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        image_cfg = pb_utils.get_input_config_by_name(config, "IMAGE")
+        self.image_shape = tuple(int(d) for d in image_cfg["dims"])
+        top_k = int(pb_utils.get_output_config_by_name(config, "CAM_INDICES")["dims"][0])
+        self.dtypes = {
+            name: pb_utils.triton_string_to_numpy(
+                pb_utils.get_output_config_by_name(config, name)["data_type"]
+            )
+            for name in OUTPUTS
+        }
+        version_dir = Path(args["model_repository"]) / args["model_version"]
+        configure_threads()
+        self.net = load_concept_net(version_dir / "mobilenet_v2.pth", top_k=top_k)
+
+    def _images(self, request) -> np.ndarray:
+        tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
+        if tensor is None:
+            raise ValueError("input IMAGE is missing")
+        images = tensor.as_numpy()
+        if images.dtype != np.uint8 or images.shape[1:] != self.image_shape:
+            raise ValueError(f"IMAGE must be uint8 [N, {self.image_shape}], got {images.shape}")
+        return images
+
+    def execute(self, requests):
+        responses = [None] * len(requests)
+        batches, owners = [], []
+        for i, request in enumerate(requests):
+            try:
+                batches.append(self._images(request))
+                owners.append(i)
+            except ValueError as exc:
+                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
+        if not owners:
+            return responses
+
+        try:
+            outputs = self.net.run(np.concatenate(batches))
+        except Exception as exc:  # the whole pass failed: every gathered request learns why
+            for i in owners:
+                responses[i] = pb_utils.InferenceResponse(
+                    error=pb_utils.TritonError(f"image_concepts failed: {exc}")
+                )
+            return responses
+
+        start = 0
+        for i, images in zip(owners, batches):
+            stop = start + len(images)
+            tensors = [
+                pb_utils.Tensor(name, array[start:stop].astype(self.dtypes[name], copy=False))
+                for name, array in zip(OUTPUTS, outputs)
+            ]
+            responses[i] = pb_utils.InferenceResponse(output_tensors=tensors)
+            start = stop
+        return responses

@@ -1,0 +1,80 @@
+"""Typed settings, read once from the environment (prefix ``GLASSBOX_``).
+
+Nothing here mutates ``os.environ``. Every process (web, worker, Triton model, bench) calls
+:func:`get_settings` and gets the same frozen object. The README's configuration reference
+lists every field; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where runtime state lives (media files, SQLite, Milvus Lite data, logs, pid files)
+    var_dir: Path = REPO_ROOT / "var"
+    # inference
+    triton_url: str = "127.0.0.1:8100"  # Triton HTTP endpoint, host:port
+    triton_timeout_s: float = 30.0
+    model_repository: Path = REPO_ROOT / "model_repository"
+    # vector index
+    milvus_uri: str = "http://127.0.0.1:19540"  # a milvus-lite server, standalone or cluster
+    milvus_collection: str = "glassbox_media"
+    milvus_timeout_s: float = 10.0
+    # analysis
+    image_size: int = 224  # side of the square the whole image is resized to (no crop)
+    tag_threshold: float = 0.10  # minimum probability for a concept to become a tag
+    max_tags: int = 5
+    conse_top: int = 8  # concepts mixed into the semantic vector (ConSE top-T)
+    explanations: bool = True  # render heat maps and regions per tag
+    # uploads
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
+    max_image_side: int = 12_000
+
+    @property
+    def concept_bank_path(self) -> Path:
+        return self.model_repository / "image_concepts" / "1" / "concept_bank.npz"
+
+
+def _coerce(raw: str, kind: type, name: str):
+    try:
+        if kind is bool:
+            low = raw.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if kind is Path:
+            return Path(raw).expanduser()
+        return kind(raw)
+    except ValueError as exc:
+        raise ConfigError(f"GLASSBOX_{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from an environment mapping (``os.environ`` by default)."""
+    env = os.environ if environ is None else environ
+    kinds = {"Path": Path, "str": str, "float": float, "int": int, "bool": bool}
+    values = {}
+    for f in fields(Settings):
+        raw = env.get(f"GLASSBOX_{f.name.upper()}")
+        if raw is not None and raw != "":
+            values[f.name] = _coerce(raw, kinds[str(f.type)], f.name)
+    return Settings(**values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

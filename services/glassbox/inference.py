@@ -1,0 +1,171 @@
+"""Client for the Triton models ``image_concepts`` and ``text_embedding`` (HTTP).
+
+Nothing connects at import. The tritonclient object is created on first use, one per thread
+(geventhttpclient connections must not be shared across threads), and ``reset()`` drops it,
+e.g. in Celery's ``worker_process_init`` after a fork.
+
+Failures are split by what the caller should do:
+
+- :class:`InferenceUnavailable` — the server is down, slow, overloaded or the model is not
+  loaded (yet): retry later.
+- :class:`InferenceError` — the request itself was rejected (4xx, invalid argument): do not retry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tritonclient.http import InferenceServerClient
+
+IMAGE_MODEL = "image_concepts"
+TEXT_MODEL = "text_embedding"
+IMAGE_MAX_BATCH = 16
+TEXT_MAX_BATCH = 64
+_IMAGE_OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
+# HTTP statuses that mean "try again later"; every other 4xx means the request is wrong.
+_RETRYABLE_STATUS = {404, 408, 429}
+_NOT_READY_HINTS = ("not ready", "unavailable", "unknown model", "no available version")
+
+T = TypeVar("T")
+
+
+class InferenceFailure(Exception):
+    """Base of the errors this client raises."""
+
+
+class InferenceUnavailable(InferenceFailure):
+    """Triton cannot answer now (down, timeout, 5xx, model not ready). Retryable."""
+
+
+class InferenceError(InferenceFailure):
+    """Triton rejected the request (4xx, invalid argument). Not retryable."""
+
+
+@dataclass(frozen=True)
+class ConceptOutput:
+    logits: np.ndarray  # float32 [n, 1000]
+    pooled: np.ndarray  # float32 [n, 1280]
+    cam_indices: np.ndarray  # int32 [n, 16], by descending logit
+    cams: np.ndarray  # float32 [n, 16, 7, 7]
+    cam_bias: np.ndarray  # float32 [n, 16]
+
+
+class InferenceClient:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def reset(self) -> None:
+        """Forget this thread's connection; the next call opens a new one."""
+        self._local = threading.local()
+
+    def analyze_images(self, batch: np.ndarray) -> ConceptOutput:
+        """Run ``image_concepts`` on uint8 ``[n, 224, 224, 3]`` images (any n >= 1)."""
+        if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[0] == 0 or batch.shape[3] != 3:
+            raise InferenceError(f"expected uint8 [n, H, W, 3] with n >= 1, got {batch.dtype} {batch.shape}")
+        parts = [
+            self._call(lambda chunk=chunk: self._infer_images(chunk))
+            for chunk in _chunks(batch, IMAGE_MAX_BATCH)
+        ]
+        return ConceptOutput(*(np.concatenate([p[i] for p in parts]) for i in range(len(_IMAGE_OUTPUTS))))
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Run ``text_embedding``: unit-length float32 ``[n, 384]``, one row per text."""
+        if isinstance(texts, str):
+            raise InferenceError("embed_texts takes a list of strings, not one string")
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        data = np.array([t.encode("utf-8") for t in texts], dtype=np.object_).reshape(-1, 1)
+        return np.concatenate([
+            self._call(lambda chunk=chunk: self._infer_texts(chunk))
+            for chunk in _chunks(data, TEXT_MAX_BATCH)
+        ])
+
+    def ready(self) -> bool:
+        """Whether the server is up and ready (never raises)."""
+        try:
+            return bool(self._call(lambda: self._client().is_server_ready()))
+        except InferenceFailure:
+            return False
+
+    def model_ready(self, name: str) -> bool:
+        """Whether a model is loaded and ready (never raises)."""
+        try:
+            return bool(self._call(lambda: self._client().is_model_ready(name)))
+        except InferenceFailure:
+            return False
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _client(self) -> InferenceServerClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from tritonclient.http import InferenceServerClient
+
+            client = InferenceServerClient(
+                self.url, connection_timeout=self.timeout, network_timeout=self.timeout
+            )
+            self._local.client = client
+        return client
+
+    def _infer_images(self, chunk: np.ndarray) -> list[np.ndarray]:
+        from tritonclient.http import InferInput, InferRequestedOutput
+
+        image = InferInput("IMAGE", list(chunk.shape), "UINT8")
+        image.set_data_from_numpy(np.ascontiguousarray(chunk), binary_data=True)
+        outputs = [InferRequestedOutput(name, binary_data=True) for name in _IMAGE_OUTPUTS]
+        result = self._client().infer(IMAGE_MODEL, [image], outputs=outputs)
+        return [_output(result, name) for name in _IMAGE_OUTPUTS]
+
+    def _infer_texts(self, chunk: np.ndarray) -> np.ndarray:
+        from tritonclient.http import InferInput, InferRequestedOutput
+
+        text = InferInput("TEXT", list(chunk.shape), "BYTES")
+        text.set_data_from_numpy(chunk, binary_data=True)
+        output = InferRequestedOutput("EMBEDDING", binary_data=True)
+        result = self._client().infer(TEXT_MODEL, [text], outputs=[output])
+        return _output(result, "EMBEDDING").astype(np.float32, copy=False)
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run one request, translating transport and server errors into our two kinds."""
+        import gevent
+        from tritonclient.utils import InferenceServerException
+
+        try:
+            return fn()
+        except InferenceServerException as exc:
+            raise _classify(exc) from exc
+        except (OSError, gevent.Timeout) as exc:  # refused, reset, DNS, socket timeouts
+            self.reset()
+            raise InferenceUnavailable(f"Triton at {self.url} is unreachable: {exc}") from exc
+
+
+def _classify(exc: Exception) -> InferenceFailure:
+    status_fn = getattr(exc, "status", None)
+    status = str(status_fn() or "") if callable(status_fn) else ""
+    message = str(exc)
+    if status.isdigit():
+        code = int(status)
+        if code >= 500 or code in _RETRYABLE_STATUS:
+            return InferenceUnavailable(message)
+    if any(hint in message.lower() for hint in _NOT_READY_HINTS):
+        return InferenceUnavailable(message)
+    return InferenceError(message)
+
+
+def _output(result: object, name: str) -> np.ndarray:
+    array = result.as_numpy(name)  # type: ignore[attr-defined]
+    if array is None:
+        raise InferenceError(f"the response has no {name} tensor")
+    return array
+
+
+def _chunks(array: np.ndarray, size: int) -> list[np.ndarray]:
+    return [array[i : i + size] for i in range(0, array.shape[0], size)]

@@ -29,8 +29,17 @@ if TYPE_CHECKING:
 ALLOWED_FORMATS: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
 
 # Errors Pillow's parsers and decoders raise on malformed input.
-_PARSE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-                 struct.error, zlib.error, IndexError, TypeError)
+_PARSE_ERRORS = (
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    IndexError,
+    TypeError,
+)
 
 
 class InvalidMedia(Exception):
@@ -84,13 +93,17 @@ def inspect_upload(data: bytes, settings: Settings) -> ImageInfo:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _bomb(settings) from exc
         except _PARSE_ERRORS as exc:
-            raise InvalidMedia("not_an_image", "The file is not an image we can read.", 415) from exc
+            raise InvalidMedia(
+                "not_an_image", "The file is not an image we can read.", 415
+            ) from exc
         with img:
             fmt = img.format or ""
             if fmt not in ALLOWED_FORMATS:
                 allowed = ", ".join(sorted(ALLOWED_FORMATS))
                 raise InvalidMedia(
-                    "unsupported_type", f"{fmt or 'This'} images are not supported; use {allowed}.", 415
+                    "unsupported_type",
+                    f"{fmt or 'This'} images are not supported; use {allowed}.",
+                    415,
                 )
             width, height = img.size
             if width * height > settings.max_image_pixels:
@@ -122,7 +135,9 @@ def decode_rgb(data: bytes) -> Image.Image:
     with Image.open(io.BytesIO(data)) as img:
         img.load()
         upright = ImageOps.exif_transpose(img)
-    if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
+    if upright.mode in ("RGBA", "LA", "PA") or (
+        upright.mode == "P" and "transparency" in upright.info
+    ):
         rgba = upright.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(canvas, rgba).convert("RGB")

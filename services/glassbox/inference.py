@@ -69,12 +69,16 @@ class InferenceClient:
     def analyze_images(self, batch: np.ndarray) -> ConceptOutput:
         """Run ``image_concepts`` on uint8 ``[n, 224, 224, 3]`` images (any n >= 1)."""
         if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[0] == 0 or batch.shape[3] != 3:
-            raise InferenceError(f"expected uint8 [n, H, W, 3] with n >= 1, got {batch.dtype} {batch.shape}")
+            raise InferenceError(
+                f"expected uint8 [n, H, W, 3] with n >= 1, got {batch.dtype} {batch.shape}"
+            )
         parts = [
             self._call(lambda chunk=chunk: self._infer_images(chunk))
             for chunk in _chunks(batch, IMAGE_MAX_BATCH)
         ]
-        return ConceptOutput(*(np.concatenate([p[i] for p in parts]) for i in range(len(_IMAGE_OUTPUTS))))
+        return ConceptOutput(
+            *(np.concatenate([p[i] for p in parts]) for i in range(len(_IMAGE_OUTPUTS)))
+        )
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Run ``text_embedding``: unit-length float32 ``[n, 384]``, one row per text."""
@@ -83,10 +87,12 @@ class InferenceClient:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         data = np.array([t.encode("utf-8") for t in texts], dtype=np.object_).reshape(-1, 1)
-        return np.concatenate([
-            self._call(lambda chunk=chunk: self._infer_texts(chunk))
-            for chunk in _chunks(data, TEXT_MAX_BATCH)
-        ])
+        return np.concatenate(
+            [
+                self._call(lambda chunk=chunk: self._infer_texts(chunk))
+                for chunk in _chunks(data, TEXT_MAX_BATCH)
+            ]
+        )
 
     def ready(self) -> bool:
         """Whether the server is up and ready (never raises)."""

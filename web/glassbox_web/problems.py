@@ -9,11 +9,12 @@ errors name the offending ``field``.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -113,8 +114,6 @@ def _first_error(detail: Any, prefix: str = "") -> tuple[str | None, str]:
 
 def _title(status_code: int) -> str:
     try:
-        from http import HTTPStatus
-
         return HTTPStatus(status_code).phrase
     except ValueError:
         return "Error"
@@ -125,4 +124,4 @@ def _view_name(context: dict[str, Any]) -> str:
     return type(view).__name__ if view is not None else "request"
 
 
-__all__ = ["PROBLEM_CONTENT_TYPE", "Problem", "problem_exception_handler", "problem_response", "status"]
+__all__ = ["PROBLEM_CONTENT_TYPE", "Problem", "problem_exception_handler", "problem_response"]

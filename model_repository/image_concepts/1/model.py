@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-
 from glassbox.nn import configure_threads
 from glassbox.nn.mobilenet_v2 import load_concept_net
 
@@ -63,11 +62,11 @@ class TritonPythonModel:
             return responses
 
         start = 0
-        for i, images in zip(owners, batches):
+        for i, images in zip(owners, batches, strict=True):
             stop = start + len(images)
             tensors = [
                 pb_utils.Tensor(name, array[start:stop].astype(self.dtypes[name], copy=False))
-                for name, array in zip(OUTPUTS, outputs)
+                for name, array in zip(OUTPUTS, outputs, strict=True)
             ]
             responses[i] = pb_utils.InferenceResponse(output_tensors=tensors)
             start = stop

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-
 from glassbox.nn import configure_threads
 from glassbox.nn.text_encoder import TextEncoder
 
@@ -62,7 +61,7 @@ class TritonPythonModel:
             return responses
 
         start = 0
-        for i, texts in zip(owners, batches):
+        for i, texts in zip(owners, batches, strict=True):
             stop = start + len(texts)
             out = np.ascontiguousarray(embeddings[start:stop], dtype=self.dtype)
             responses[i] = pb_utils.InferenceResponse(

@@ -1,0 +1,167 @@
+"""One item's analysis: validate, decode, run the concept model, explain.
+
+The model returns class activation maps for its 16 highest-scoring classes. Tags and the
+semantic (ConSE) vector are both drawn from those 16, so every concept that contributes to a
+tag or to a search score has a CAM to show for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from glassbox import cam
+from glassbox.cam import Box
+from glassbox.conse import SemanticVector, semantic_vector, softmax
+from glassbox.explain import select_tags, tag_justification
+from glassbox.imaging import decode_rgb, inspect_upload, model_input
+
+if TYPE_CHECKING:
+    from glassbox.config import Settings
+    from glassbox.inference import ConceptOutput
+
+# Longest side of the heat map a region box is measured on.
+_BOX_RESOLUTION = 112
+
+CamGrid = list[list[float]]
+
+
+class ConceptModel(Protocol):
+    def analyze_images(self, batch: np.ndarray) -> ConceptOutput: ...
+
+
+class Concepts(Protocol):
+    names: Sequence[str]
+    wnids: Sequence[str]
+    embeddings: np.ndarray  # float32 [n_concepts, d], unit rows
+
+
+@dataclass(frozen=True)
+class ConceptScore:
+    id: int
+    name: str
+    prob: float
+
+
+@dataclass(frozen=True)
+class TagEvidence:
+    concept_id: int
+    name: str
+    wnid: str
+    score: float  # softmax probability
+    cam: CamGrid  # the raw 7x7 class activation map
+    box: Box | None  # (x0, y0, x1, y1) fractions; None when explanations are off
+    justification: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    width: int
+    height: int
+    concepts: list[ConceptScore]  # the model's top 16, by descending probability
+    tags: list[TagEvidence]
+    semantic: SemanticVector
+    cams: dict[int, CamGrid]  # concept id -> 7x7 CAM, for every tag and ConSE concept
+    appearance: list[float]  # pooled backbone features
+    timings: dict[str, float] = field(default_factory=dict)  # decode, infer, explain (ms)
+
+
+def analyze(data: bytes, client: ConceptModel, bank: Concepts, settings: Settings) -> Analysis:
+    """Analyse one image upload. Raises ``InvalidMedia`` or the client's ``InferenceFailure``."""
+    started = time.perf_counter()
+    inspect_upload(data, settings)
+    image = decode_rgb(data)
+    batch = model_input(image, settings.image_size)[np.newaxis]
+    decoded = time.perf_counter()
+
+    out = client.analyze_images(batch)
+    inferred = time.perf_counter()
+
+    probs = softmax(out.logits[0])
+    cam_ids = [int(i) for i in out.cam_indices[0]]
+    cam_of = {cid: np.asarray(out.cams[0][k], dtype=np.float32) for k, cid in enumerate(cam_ids)}
+    ranked = sorted(cam_ids, key=lambda cid: probs[cid], reverse=True)
+
+    # Restrict both tags and ConSE to the CAM classes; on exact ties the model's order wins.
+    in_cams = np.zeros_like(probs)
+    in_cams[cam_ids] = probs[cam_ids]
+    top = min(settings.conse_top, len(cam_ids))
+    semantic = semantic_vector(in_cams, bank.embeddings, top)
+
+    aspect = (image.height, image.width)
+    tags = [
+        _tag_evidence(cid, prob, cam_of[cid], ranked, probs, bank, aspect, settings.explanations)
+        for cid, prob in select_tags(
+            in_cams, settings.tag_threshold, min(settings.max_tags, len(cam_ids))
+        )
+    ]
+    wanted = [t.concept_id for t in tags] + [int(i) for i in semantic.concept_ids]
+    cams = {cid: cam_of[cid].tolist() for cid in dict.fromkeys(wanted)}
+    concepts = [ConceptScore(cid, bank.names[cid], float(probs[cid])) for cid in ranked]
+    explained = time.perf_counter()
+
+    return Analysis(
+        width=image.width,
+        height=image.height,
+        concepts=concepts,
+        tags=tags,
+        semantic=semantic,
+        cams=cams,
+        appearance=np.asarray(out.pooled[0], dtype=np.float32).tolist(),
+        timings={
+            "decode": _ms(started, decoded),
+            "infer": _ms(decoded, inferred),
+            "explain": _ms(inferred, explained),
+        },
+    )
+
+
+def heatmap_for(
+    cams: Sequence[CamGrid] | np.ndarray, weights: Sequence[float], size: tuple[int, int]
+) -> bytes:
+    """RGBA PNG of the weighted mix of CAMs at ``size`` = (height, width).
+
+    With ConSE contributions as weights this is the query-conditioned "why this result" map.
+    """
+    mixed = cam.combine(np.asarray(cams, dtype=np.float32), weights)
+    return cam.render_heatmap_png(cam.upsample(mixed, size))
+
+
+def _tag_evidence(
+    cid: int,
+    prob: float,
+    grid: np.ndarray,
+    ranked: list[int],
+    probs: np.ndarray,
+    bank: Concepts,
+    aspect: tuple[int, int],
+    explanations: bool,
+) -> TagEvidence:
+    box = None
+    if explanations:
+        box = cam.region_box(cam.upsample(grid, _box_grid(aspect)))
+    position = ranked.index(cid)
+    runner = ranked[position + 1] if position + 1 < len(ranked) else None
+    text = tag_justification(
+        bank.names[cid],
+        prob,
+        box,
+        bank.names[runner] if runner is not None else None,
+        float(probs[runner]) if runner is not None else None,
+    )
+    return TagEvidence(cid, bank.names[cid], bank.wnids[cid], prob, grid.tolist(), box, text)
+
+
+def _box_grid(aspect: tuple[int, int]) -> tuple[int, int]:
+    """A grid with the image's aspect ratio and ``_BOX_RESOLUTION`` on its longer side."""
+    height, width = aspect
+    scale = _BOX_RESOLUTION / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000.0, 3)

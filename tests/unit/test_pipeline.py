@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+from glassbox.config import Settings
+from glassbox.imaging import InvalidMedia
+from glassbox.inference import ConceptOutput
+from glassbox.pipeline import analyze, heatmap_for
+from PIL import Image
+
+N_CONCEPTS, DIM = 40, 12
+# Ranking the fake model produces: concept 7 first, then 3, then 21, then the rest.
+LEADERS = {7: 6.0, 3: 4.5, 21: 3.0}
+
+
+@dataclass
+class FakeBank:
+    names: list[str]
+    wnids: list[str]
+    embeddings: np.ndarray
+
+
+def make_bank() -> FakeBank:
+    e = np.random.default_rng(0).normal(size=(N_CONCEPTS, DIM)).astype(np.float32)
+    return FakeBank(
+        names=[f"concept {i}" for i in range(N_CONCEPTS)],
+        wnids=[f"n{i:08d}" for i in range(N_CONCEPTS)],
+        embeddings=e / np.linalg.norm(e, axis=1, keepdims=True),
+    )
+
+
+class FakeConceptModel:
+    """Deterministic stand-in for Triton's image_concepts that honours the CAM identity:
+    CAMS[k].mean() + CAM_BIAS[k] == CONCEPT_LOGITS[CAM_INDICES[k]]."""
+
+    def __init__(self) -> None:
+        self.calls: list[np.ndarray] = []
+
+    def analyze_images(self, batch: np.ndarray) -> ConceptOutput:
+        self.calls.append(batch)
+        n = batch.shape[0]
+        logits = np.linspace(0.0, 1.0, N_CONCEPTS, dtype=np.float32)
+        for cid, value in LEADERS.items():
+            logits[cid] = value
+        order = np.argsort(-logits)[:16].astype(np.int32)
+        cams = np.zeros((16, 7, 7), dtype=np.float32)
+        for k, cid in enumerate(order):
+            row, col = (1, 1) if cid == 7 else (5, 5) if cid == 3 else divmod(k, 7)
+            cams[k, row, col] = 10.0
+        bias = logits[order] - cams.mean(axis=(1, 2))
+        return ConceptOutput(
+            logits=np.tile(logits, (n, 1)),
+            pooled=np.ones((n, 1280), dtype=np.float32),
+            cam_indices=np.tile(order, (n, 1)),
+            cams=np.tile(cams, (n, 1, 1, 1)),
+            cam_bias=np.tile(bias, (n, 1)),
+        )
+
+
+def jpeg(width: int = 300, height: int = 200) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 120, 200)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+SETTINGS = replace(Settings(), tag_threshold=0.10, max_tags=5, conse_top=8)
+
+
+def test_the_model_receives_the_whole_image_at_the_configured_size() -> None:
+    client = FakeConceptModel()
+    analyze(jpeg(), client, make_bank(), replace(SETTINGS, image_size=64))
+    (batch,) = client.calls
+    assert batch.shape == (1, 64, 64, 3) and batch.dtype == np.uint8
+
+
+def test_analysis_reports_the_original_size_and_the_top_sixteen_concepts() -> None:
+    result = analyze(jpeg(300, 200), FakeConceptModel(), make_bank(), SETTINGS)
+    assert (result.width, result.height) == (300, 200)
+    assert len(result.concepts) == 16
+    assert [c.id for c in result.concepts[:3]] == [7, 3, 21]
+    assert result.concepts[0].name == "concept 7"
+    assert sum(c.prob for c in result.concepts) <= 1.0
+
+
+def test_tags_carry_their_cam_region_and_justification() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
+    first, second = result.tags[:2]
+    assert (first.concept_id, first.wnid) == (7, "n00000007")
+    assert first.cam == result.cams[7] and len(first.cam) == 7 and len(first.cam[0]) == 7
+    x0, y0, x1, y1 = first.box
+    assert x1 < 0.5 and y1 < 0.5  # concept 7's CAM peaks at cell (1, 1)
+    assert second.box[0] > 0.5 and second.box[1] > 0.5  # concept 3's peaks at (5, 5)
+    assert first.justification.startswith(f"Tagged concept 7 ({first.score:.0%})")
+    assert "top-left" in first.justification
+    assert first.justification.endswith(f"next best: concept 3 ({second.score:.0%}).")
+
+
+def test_every_tag_and_conse_concept_has_a_cam() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
+    assert len(result.semantic.concept_ids) == 8
+    needed = {t.concept_id for t in result.tags} | set(result.semantic.concept_ids.tolist())
+    assert needed == set(result.cams)
+
+
+def test_conse_top_is_capped_at_the_sixteen_cam_classes() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), replace(SETTINGS, conse_top=32))
+    assert len(result.semantic.concept_ids) == 16
+    assert set(result.semantic.concept_ids.tolist()) <= set(result.cams)
+
+
+def test_semantic_vector_is_unit_length() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
+    assert np.linalg.norm(result.semantic.vector) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_without_explanations_tags_keep_cams_but_have_no_box() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), replace(SETTINGS, explanations=False))
+    assert result.tags and all(t.box is None for t in result.tags)
+    assert all(t.cam for t in result.tags)
+    assert "evidence" not in result.tags[0].justification
+
+
+def test_timings_and_appearance_are_reported() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
+    assert set(result.timings) == {"decode", "infer", "explain"}
+    assert all(ms >= 0 for ms in result.timings.values())
+    assert len(result.appearance) == 1280
+
+
+def test_invalid_upload_is_rejected_before_the_model_is_called() -> None:
+    client = FakeConceptModel()
+    with pytest.raises(InvalidMedia):
+        analyze(b"not an image", client, make_bank(), SETTINGS)
+    assert client.calls == []
+
+
+def test_heatmap_for_renders_the_weighted_cams_at_the_requested_size() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
+    png = heatmap_for([result.cams[7], result.cams[3]], [1.0, 0.2], (50, 80))
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == "RGBA" and image.size == (80, 50)
+    alpha = np.asarray(image)[..., 3]
+    assert alpha[:25, :40].max() > alpha[25:, 40:].max()  # concept 7 (top-left) dominates

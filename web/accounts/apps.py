@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts and roles"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the new-user handler)

@@ -1,0 +1,105 @@
+"""Media API: list, upload, inspect, change visibility, delete, retry, poll statuses."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from glassbox.config import get_settings
+from glassbox_web.problems import Problem
+
+from .. import actions
+from ..models import MediaItem
+from .serializers import (
+    MediaBriefSerializer,
+    MediaDetailSerializer,
+    MediaStatusSerializer,
+    MediaUpdateSerializer,
+    MediaUploadSerializer,
+    StatusQuerySerializer,
+)
+
+# Multipart framing around the file may add a little; anything beyond is refused unread.
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+
+
+class IsOwnerOrReadOnly(permissions.BasePermission):
+    def has_object_permission(self, request: Request, view, obj: MediaItem) -> bool:
+        return request.method in permissions.SAFE_METHODS or obj.owner_id == request.user.pk
+
+
+class MediaViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [permissions.IsAuthenticated, IsOwnerOrReadOnly]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    serializer_classes = {
+        "list": MediaBriefSerializer,
+        "create": MediaUploadSerializer,
+        "partial_update": MediaUpdateSerializer,
+        "statuses": StatusQuerySerializer,
+    }
+
+    def get_queryset(self):
+        items = MediaItem.objects.visible_to(self.request.user).select_related("owner")
+        if self.action == "retrieve":
+            items = items.prefetch_related("tags")
+        return items
+
+    def get_serializer_class(self):
+        return self.serializer_classes.get(self.action, MediaDetailSerializer)
+
+    @extend_schema(request={"multipart/form-data": MediaUploadSerializer}, responses={201: MediaDetailSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        limit = get_settings().max_upload_bytes + UPLOAD_OVERHEAD_BYTES
+        if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+            raise Problem(413, "too_large", "The upload exceeds the size limit.", field="file")
+        upload = self.get_serializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        item = actions.create_media(request.user, data["file"], data["title"], data["visibility"])
+        body = MediaDetailSerializer(item, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MediaUpdateSerializer, responses={200: MediaDetailSerializer})
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        item = self.get_object()
+        change = self.get_serializer(data=request.data)
+        change.is_valid(raise_exception=True)
+        actions.set_visibility(item, change.validated_data["visibility"])
+        return Response(MediaDetailSerializer(item, context=self.get_serializer_context()).data)
+
+    def perform_destroy(self, instance: MediaItem) -> None:
+        actions.delete_media(instance)
+
+    @extend_schema(request=None, responses={202: MediaDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        try:
+            item = actions.retry_media(self.get_object())
+        except actions.ActionNotAllowed as exc:
+            raise Problem(409, exc.code, exc.detail) from exc
+        body = MediaDetailSerializer(item, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("ids", str, description="comma-separated media ids")],
+        responses={200: MediaStatusSerializer(many=True)},
+    )
+    @action(detail=False, methods=["get"])
+    def statuses(self, request: Request) -> Response:
+        """Current status of the given items (those the caller may see); for live badges."""
+        query = StatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        items = MediaItem.objects.visible_to(request.user).filter(pk__in=query.validated_data["ids"])
+        return Response(MediaStatusSerializer(items.order_by("pk"), many=True).data)

@@ -1,0 +1,49 @@
+"""What analysis found in an item: tags with their evidence, and its semantic profile."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db import models
+
+from .items import MediaItem
+
+
+class Tag(models.Model):
+    item = models.ForeignKey(MediaItem, on_delete=models.CASCADE, related_name="tags")
+    concept_id = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    wnid = models.CharField(max_length=16, blank=True)
+    score = models.FloatField()
+    box = models.JSONField(null=True, blank=True, help_text="(x0, y0, x1, y1) as fractions")
+    cam = models.JSONField(help_text="7x7 class activation map")
+    justification = models.TextField(blank=True)
+    contributing_concepts = models.JSONField(default=list, blank=True)
+    rank = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["item", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "rank"], name="media_tag_unique_rank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.score:.2f})"
+
+
+class SemanticProfile(models.Model):
+    """The item's ConSE vector, the concepts it mixes, and their CAMs. Never exposed raw."""
+
+    item = models.OneToOneField(
+        MediaItem, on_delete=models.CASCADE, primary_key=True, related_name="profile"
+    )
+    vector = models.BinaryField(help_text="float32 little-endian")
+    concept_ids = models.JSONField(default=list)
+    weights = models.JSONField(default=list)
+    cams = models.JSONField(default=dict, help_text="{concept_id: 7x7 map}")
+    appearance = models.BinaryField(blank=True, default=b"")
+
+    def vector_array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.vector), dtype="<f4")
+
+    def cam_for(self, concept_id: int) -> list[list[float]] | None:
+        return self.cams.get(str(concept_id))

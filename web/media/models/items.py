@@ -1,0 +1,94 @@
+"""An uploaded media item and its processing life-cycle."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def original_path(instance: MediaItem, filename: str) -> str:
+    ext = PurePosixPath(filename).suffix.lower().lstrip(".") or "bin"
+    return f"originals/{uuid.uuid4().hex}.{ext}"
+
+
+def thumbnail_path(instance: MediaItem, filename: str) -> str:
+    return f"thumbnails/{uuid.uuid4().hex}.jpg"
+
+
+class MediaQuerySet(models.QuerySet):
+    def visible_to(self, user) -> MediaQuerySet:
+        """Items ``user`` may see: their own and everyone's public items. Nothing if anonymous.
+
+        Every page, API endpoint, file view and search result goes through this filter.
+        """
+        if user is None or not user.is_authenticated:
+            return self.none()
+        return self.filter(Q(owner_id=user.pk) | Q(visibility=MediaItem.Visibility.PUBLIC))
+
+    def owned_by(self, user) -> MediaQuerySet:
+        if user is None or not user.is_authenticated:
+            return self.none()
+        return self.filter(owner_id=user.pk)
+
+
+class MediaItem(models.Model):
+    class Visibility(models.TextChoices):
+        PRIVATE = "private"
+        PUBLIC = "public"
+
+    class Kind(models.TextChoices):
+        IMAGE = "image"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        PROCESSING = "processing"
+        READY = "ready"
+        FAILED = "failed"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="media_items"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.IMAGE)
+    file = models.FileField(upload_to=original_path, max_length=255)
+    thumbnail = models.FileField(upload_to=thumbnail_path, max_length=255, blank=True)
+    mime = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveBigIntegerField()
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    needs_reindex = models.BooleanField(
+        default=False, help_text="The search index missed a change and must be re-synced."
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    analyzed_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+
+    objects = MediaQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["owner", "-created"]), models.Index(fields=["visibility"])]
+
+    def __str__(self) -> str:
+        return self.title or f"media {self.pk}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == self.Visibility.PUBLIC
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.PROCESSING)

@@ -1,0 +1,110 @@
+"""Worker tasks: analyse an item, then index it. Ids in, domain logic in ``glassbox``.
+
+:class:`MediaJob` owns the life-cycle: retry with backoff while Triton or Milvus is
+unavailable, and on any final failure record a short reason so no item stays ``processing``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import Task, shared_task
+
+from glassbox import pipeline
+from glassbox.config import get_settings
+from glassbox.imaging import InvalidMedia
+from glassbox.index import IndexRow, IndexUnavailable
+from glassbox.inference import InferenceError, InferenceUnavailable
+from glassbox_web import runtime
+
+from . import actions
+
+logger = logging.getLogger(__name__)
+
+
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, InvalidMedia):
+        return exc.detail
+    if isinstance(exc, InferenceError):
+        return f"The inference service rejected the image: {exc}"
+    if isinstance(exc, InferenceUnavailable):
+        return "The inference service was unavailable; retry later."
+    if isinstance(exc, IndexUnavailable):
+        return "The search index was unavailable; retry later."
+    return f"Internal error during analysis ({type(exc).__name__})."
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 2)
+
+
+class MediaJob(Task):
+    autoretry_for = (InferenceUnavailable, IndexUnavailable)
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    max_retries = 8
+    acks_late = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        logger.error("%s failed for media %s: %r", self.name, args[0], exc)
+        self.record_failure(args[0], failure_reason(exc))
+
+    def record_failure(self, item_id: int, reason: str) -> None:
+        actions.mark_failed(item_id, reason)
+
+
+class IndexJob(MediaJob):
+    def record_failure(self, item_id: int, reason: str) -> None:
+        actions.mark_index_failed(item_id, reason)
+
+
+class UnindexJob(MediaJob):
+    def record_failure(self, item_id: int, reason: str) -> None:
+        pass  # the row is gone; search hydration already hides a stale vector
+
+
+@shared_task(base=MediaJob, name="media.analyze")
+def analyze_media(item_id: int) -> None:
+    started = time.perf_counter()
+    item = actions.begin_analysis(item_id)
+    if item is None:
+        return
+    with item.file.open("rb") as fh:
+        data = fh.read()
+    fetched = time.perf_counter()
+    client, bank = runtime.inference_client(), runtime.concept_bank()
+    analysis = pipeline.analyze(data, client, bank, get_settings())
+    analysed = time.perf_counter()
+    phases = {"fetch_ms": _ms(fetched - started), "pipeline_ms": _ms(analysed - fetched)}
+    if not actions.record_analysis(item_id, analysis, phases):
+        return
+    phases["store_ms"] = _ms(time.perf_counter() - analysed)
+    logger.info("media %s analysed: %s (pipeline: %s)", item_id, phases, analysis.timings)
+    index_media.delay(item_id)
+
+
+@shared_task(base=IndexJob, name="media.index")
+def index_media(item_id: int) -> None:
+    started = time.perf_counter()
+    item = actions.MediaItem.objects.select_related("profile").filter(pk=item_id).first()
+    if item is None or not hasattr(item, "profile"):
+        return
+    row = IndexRow(
+        id=item.pk,
+        vector=item.profile.vector_array(),
+        owner_id=item.owner_id,
+        is_public=item.is_public,
+        kind=item.kind,
+        created=int(item.created.timestamp()),
+    )
+    runtime.media_index().upsert([row])
+    elapsed = {"index_ms": _ms(time.perf_counter() - started)}
+    actions.mark_indexed(item_id, elapsed)
+    logger.info("media %s indexed: %s", item_id, elapsed)
+
+
+@shared_task(base=UnindexJob, name="media.unindex")
+def unindex_media(item_id: int) -> None:
+    runtime.media_index().delete([item_id])

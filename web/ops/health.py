@@ -1,0 +1,92 @@
+"""Dependency checks with short timeouts, run concurrently so the endpoint never hangs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import asdict, dataclass
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from glassbox.config import get_settings
+from glassbox.index import MediaIndex
+from glassbox.inference import InferenceClient
+
+CHECK_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+    latency_ms: float
+
+
+def check_database() -> tuple[bool, str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return True, connection.vendor
+
+
+def check_redis() -> tuple[bool, str]:
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=CHECK_TIMEOUT_S, socket_connect_timeout=CHECK_TIMEOUT_S
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return True, "pong"
+
+
+def check_triton() -> tuple[bool, str]:
+    ready = InferenceClient(get_settings().triton_url, timeout=CHECK_TIMEOUT_S).ready()
+    return ready, "ready" if ready else "not ready"
+
+
+def check_milvus() -> tuple[bool, str]:
+    cfg = get_settings()
+    index = MediaIndex(cfg.milvus_uri, cfg.milvus_collection, timeout=CHECK_TIMEOUT_S)
+    try:
+        return index.health()
+    finally:
+        index.close()
+
+
+REMOTE_CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
+    "redis": check_redis,
+    "triton": check_triton,
+    "milvus": check_milvus,
+}
+
+
+def run_checks() -> dict[str, dict]:
+    """Every check's result; the database runs here, the rest in threads with a deadline."""
+    results = {"database": _timed(check_database)}
+    pool = ThreadPoolExecutor(max_workers=len(REMOTE_CHECKS), thread_name_prefix="health")
+    try:
+        started = time.perf_counter()
+        futures = {name: pool.submit(_timed, fn) for name, fn in REMOTE_CHECKS.items()}
+        for name, future in futures.items():
+            remaining = max(0.0, CHECK_TIMEOUT_S + 0.5 - (time.perf_counter() - started))
+            try:
+                results[name] = future.result(timeout=remaining)
+            except FutureTimeout:
+                results[name] = Check(False, "timed out", round(CHECK_TIMEOUT_S * 1000, 1))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return {name: asdict(check) for name, check in results.items()}
+
+
+def _timed(fn: Callable[[], tuple[bool, str]]) -> Check:
+    started = time.perf_counter()
+    try:
+        ok, detail = fn()
+    except Exception as exc:  # a failing dependency is a result, not an error
+        ok, detail = False, f"{type(exc).__name__}: {str(exc)[:200]}"
+    return Check(bool(ok), str(detail), round((time.perf_counter() - started) * 1000, 1))

@@ -1,0 +1,130 @@
+"""Synchronous, explained search: encode the query, ask the index, re-check, explain.
+
+A result's score splits exactly into per-concept contributions (ConSE), and its heat map is
+the contribution-weighted sum of those concepts' CAMs. The index may return items the viewer
+can no longer see (a visibility change not yet synced); hydration through ``visible_to``
+drops them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import numpy as np
+from django.urls import reverse
+
+from glassbox import conse, explain
+from glassbox_web import runtime
+from media.models import MediaItem
+
+MAX_QUERY_CHARS = 500
+MAX_LIMIT = 50
+DEFAULT_LIMIT = 12
+OVERFETCH = 3  # ask the index for more than needed; some hits may be hidden or stale
+SHOWN_CONTRIBUTIONS = 5
+# punctuation, separators, controls and math/currency/modifier symbols; emoji (So) are words
+_NOT_WORDS = ("P", "Z", "C", "Sm", "Sc", "Sk")
+
+
+class SearchQueryError(ValueError):
+    """The query cannot be searched; the message names the problem (answered as 400)."""
+
+    def __init__(self, detail: str, field: str = "q") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Contribution:
+    concept_id: int
+    concept: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Result:
+    item: MediaItem
+    score: float
+    contributions: list[Contribution]
+    heatmap_url: str
+    justification: str
+
+    @property
+    def contributions_text(self) -> str:
+        return explain.format_contributions([(c.concept, c.value) for c in self.contributions])
+
+
+def clean_query(raw: str | None) -> str:
+    query = (raw or "").strip()
+    if not query:
+        raise SearchQueryError("q must not be empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise SearchQueryError(f"q must be at most {MAX_QUERY_CHARS} characters, got {len(query)}")
+    if all(unicodedata.category(ch).startswith(_NOT_WORDS) for ch in query):
+        raise SearchQueryError("q must contain words, not only punctuation")
+    return query
+
+
+def clean_limit(raw: int | str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise SearchQueryError("limit must be an integer", field="limit") from exc
+    if not 1 <= limit <= MAX_LIMIT:
+        raise SearchQueryError(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    return limit
+
+
+def search(user, query: str, limit: int = DEFAULT_LIMIT) -> list[Result]:
+    """Items visible to ``user`` that best match ``query``, each with its explanation.
+
+    Raises :class:`SearchQueryError`, ``InferenceUnavailable`` or ``IndexUnavailable``.
+    """
+    query = clean_query(query)
+    limit = clean_limit(limit)
+    vector = np.asarray(runtime.inference_client().embed_texts([query])[0], dtype=np.float32)
+    hits = runtime.media_index().search(vector, limit * OVERFETCH, viewer_id=user.pk)
+    if not hits:
+        return []
+    items = (
+        MediaItem.objects.visible_to(user)
+        .filter(pk__in=[hit.id for hit in hits], status=MediaItem.Status.READY)
+        .select_related("profile", "owner")
+    )
+    by_id = {item.pk: item for item in items if hasattr(item, "profile")}
+    bank = runtime.concept_bank()
+    results = [
+        _explain(query, vector, by_id[hit.id], hit.score, bank) for hit in hits if hit.id in by_id
+    ]
+    return results[:limit]
+
+
+def _explain(query: str, vector: np.ndarray, item: MediaItem, score: float, bank) -> Result:
+    profile = item.profile
+    pairs = conse.decompose(vector, profile.concept_ids, profile.weights, bank.embeddings)
+    contributions = [
+        Contribution(concept_id=cid, concept=str(bank.names[cid]), value=value)
+        for cid, value in pairs
+    ]
+    positive = [c for c in contributions if c.value > 0][:SHOWN_CONTRIBUTIONS]
+    return Result(
+        item=item,
+        score=float(score),
+        contributions=contributions[:SHOWN_CONTRIBUTIONS],
+        heatmap_url=heatmap_url(item.pk, positive),
+        justification=explain.search_justification(
+            query, [(c.concept, c.value) for c in contributions], float(score)
+        ),
+    )
+
+
+def heatmap_url(item_id: int, contributions: list[Contribution]) -> str:
+    """The query-conditioned heat map: positive contributions as CAM weights."""
+    path = reverse("media:heatmap", args=[item_id])
+    terms = ",".join(f"{c.concept_id}:{c.value:.4f}" for c in contributions) or "0:0"
+    return f"{path}?{urlencode({'c': terms}, safe=':,')}"

@@ -9,7 +9,7 @@ import numpy as np
 from glassbox.cam import Box
 
 # A region covering at least this fraction of the image is "most of the image".
-_MOST_OF_IMAGE = 0.6
+_MOST_OF_IMAGE = 0.7
 
 
 def select_tags(probs: np.ndarray, threshold: float, max_tags: int) -> list[tuple[int, float]]:

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -38,6 +39,16 @@ class Problem(exceptions.APIException):
         self.field = field
 
 
+class ProblemResponse(Response):
+    """Always JSON, whatever renderer the view negotiated (the schema view prefers YAML)."""
+
+    @property
+    def rendered_content(self):
+        self.accepted_renderer = JSONRenderer()
+        self.accepted_media_type = "application/json"
+        return super().rendered_content
+
+
 def problem_response(
     status_code: int,
     code: str,
@@ -58,7 +69,9 @@ def problem_response(
         body["field"] = field
     if extra:
         body.update(extra)
-    return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
+    return ProblemResponse(
+        body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

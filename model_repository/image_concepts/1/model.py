@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from glassbox.nn import configure_threads
+from glassbox.nn import configure_threads, instance_device
 from glassbox.nn.mobilenet_v2 import load_concept_net
 
 OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
@@ -29,7 +29,9 @@ class TritonPythonModel:
         }
         version_dir = Path(args["model_repository"]) / args["model_version"]
         configure_threads()
-        self.net = load_concept_net(version_dir / "mobilenet_v2.pth", top_k=top_k)
+        self.net = load_concept_net(
+            version_dir / "mobilenet_v2.pth", top_k=top_k, device=instance_device(args)
+        )
 
     def _images(self, request) -> np.ndarray:
         tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")

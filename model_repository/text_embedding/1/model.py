@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from glassbox.nn import configure_threads
+from glassbox.nn import configure_threads, instance_device
 from glassbox.nn.text_encoder import TextEncoder
 
 
@@ -35,7 +35,7 @@ class TritonPythonModel:
         self.dtype = pb_utils.triton_string_to_numpy(out_cfg["data_type"])
         version_dir = Path(args["model_repository"]) / args["model_version"]
         configure_threads()
-        self.encoder = TextEncoder(version_dir / "encoder")
+        self.encoder = TextEncoder(version_dir / "encoder", device=instance_device(args))
         if self.encoder.dim != self.dim:
             raise ValueError(f"encoder gives {self.encoder.dim}-d vectors, config says {self.dim}")
 

@@ -1,16 +1,49 @@
-"""Torch models behind the Triton models (used only in the models' environment)."""
+"""Torch models behind the Triton models (used only in the models' environment).
+
+``GLASSBOX_TORCH_THREADS`` (int ≥ 1) sets torch's intra-op thread count in the Triton models;
+unset or empty, they use every CPU the process may run on.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import torch
 
+from glassbox.config import ConfigError
+
+THREADS_ENV = "GLASSBOX_TORCH_THREADS"
+
+
+def _threads_from_env() -> int | None:
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        threads = int(raw)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ConfigError(f"{THREADS_ENV}={raw!r} is not an integer ≥ 1")
+    return threads
+
 
 def configure_threads(threads: int | None = None) -> int:
-    """Use the CPUs this process may run on (affinity/cgroup aware) unless told otherwise."""
+    """Set torch's thread count: ``threads`` if given, else ``GLASSBOX_TORCH_THREADS``, else
+    the CPUs this process may run on (affinity/cgroup aware)."""
+    if threads is None:
+        threads = _threads_from_env()
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     threads = max(1, threads)
     torch.set_num_threads(threads)
     return threads
+
+
+def instance_device(args: Mapping[str, str]) -> str:
+    """The torch device for a Triton model instance, from ``initialize``'s ``args``:
+    ``cuda:<model_instance_device_id>`` for a GPU instance when CUDA is available, else cpu."""
+    if args.get("model_instance_kind") == "GPU" and torch.cuda.is_available():
+        return f"cuda:{args['model_instance_device_id']}"
+    return "cpu"

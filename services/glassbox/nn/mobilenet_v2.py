@@ -96,12 +96,20 @@ class ConceptOutputs(NamedTuple):
 class ConceptNet(nn.Module):
     """uint8 HWC images in, logits, pooled features and the top-K exact CAMs out."""
 
-    def __init__(self, backbone: MobileNetV2, top_k: int = CAM_TOP_K):
+    def __init__(
+        self, backbone: MobileNetV2, top_k: int = CAM_TOP_K, device: torch.device | str = "cpu"
+    ):
         super().__init__()
         self.backbone = backbone
         self.top_k = top_k
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
+        self.to(device)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the module lives (follows later ``.to()`` calls)."""
+        return self.mean.device
 
     def forward(self, images: torch.Tensor):
         x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
@@ -115,12 +123,16 @@ class ConceptNet(nn.Module):
         return logits, pooled, indices.to(torch.int32), cams, linear.bias[indices]
 
     def run(self, images: np.ndarray) -> ConceptOutputs:
-        """Numpy in, numpy out: ``images`` is uint8 ``[N, H, W, 3]`` (224×224 per the contract)."""
+        """Numpy in, numpy out: ``images`` is uint8 ``[N, H, W, 3]`` (224×224 per the contract).
+
+        The uint8 batch is moved to :attr:`device` before conversion; results come back as CPU
+        numpy arrays."""
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"expected uint8 [N, H, W, 3], got {images.dtype} {images.shape}")
         with torch.inference_mode():
-            out = self(torch.from_numpy(np.require(images, requirements=["C", "W"])))
-        return ConceptOutputs(*(t.numpy() for t in out))
+            batch = torch.from_numpy(np.require(images, requirements=["C", "W"]))
+            out = self(batch.to(self.device))
+        return ConceptOutputs(*(t.cpu().numpy() for t in out))
 
 
 def load_mobilenet_v2(weights_path: Path | str) -> MobileNetV2:
@@ -130,6 +142,8 @@ def load_mobilenet_v2(weights_path: Path | str) -> MobileNetV2:
     return model.eval()
 
 
-def load_concept_net(weights_path: Path | str, top_k: int = CAM_TOP_K) -> ConceptNet:
-    """Load torchvision's ImageNet weights into an eval-mode :class:`ConceptNet`."""
-    return ConceptNet(load_mobilenet_v2(weights_path), top_k=top_k).eval()
+def load_concept_net(
+    weights_path: Path | str, top_k: int = CAM_TOP_K, device: torch.device | str = "cpu"
+) -> ConceptNet:
+    """Load torchvision's ImageNet weights into an eval-mode :class:`ConceptNet` on ``device``."""
+    return ConceptNet(load_mobilenet_v2(weights_path), top_k=top_k, device=device).eval()

@@ -72,3 +72,16 @@ def test_batching_does_not_change_results_nor_mutate_the_input(concept_net, phot
 def test_run_rejects_unbatched_or_non_uint8_input(concept_net, bad):
     with pytest.raises(ValueError):
         concept_net.run(bad)
+
+
+def test_explicit_cpu_device_gives_the_same_outputs_as_the_default(
+    mobilenet_weights, concept_net, photo
+):
+    from glassbox.nn.mobilenet_v2 import load_concept_net
+
+    net = load_concept_net(mobilenet_weights, device="cpu")
+    assert net.device == torch.device("cpu")
+    images = np.stack([photo("dog.jpg"), photo("eagle.jpg")])
+    default, explicit = concept_net.run(images), net.run(images)
+    for a, b in zip(default, explicit, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -111,7 +111,9 @@ def fake_bank(bank_embeddings):
 
 
 def fake_analysis(bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3)) -> SimpleNamespace:
-    vec = unit(sum(w * bank_embeddings[c] for c, w in zip(concept_ids, weights, strict=True)))
+    raw = sum(w * bank_embeddings[c] for c, w in zip(concept_ids, weights, strict=True))
+    norm = float(np.linalg.norm(raw))  # as in ConSE: vector == sum(w_i e_i) and |vector| == 1
+    vec, unit_weights = (raw / norm).astype(np.float32), [w / norm for w in weights]
     cam = [[float(r * 7 + c) for c in range(7)] for r in range(7)]
     tags = [
         SimpleNamespace(
@@ -122,7 +124,7 @@ def fake_analysis(bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3)) -> Si
     ]
     return SimpleNamespace(
         width=64, height=48, tags=tags,
-        semantic=SimpleNamespace(vector=vec, concept_ids=list(concept_ids), weights=list(weights)),
+        semantic=SimpleNamespace(vector=vec, concept_ids=list(concept_ids), weights=unit_weights),
         cams={cid: cam for cid in concept_ids}, appearance=[0.5] * 8, timings={"infer": 1.0},
     )
 

@@ -32,7 +32,9 @@ def failure_reason(exc: BaseException) -> str:
         return "The inference service was unavailable; retry later."
     if isinstance(exc, IndexUnavailable):
         return "The search index was unavailable; retry later."
-    return f"Internal error during analysis ({type(exc).__name__})."
+    # Celery may hand on_failure a wrapper for exceptions it cannot pickle; name the original.
+    name = getattr(exc, "exc_cls_name", None) or type(exc).__name__
+    return f"Internal error during analysis ({name})."
 
 
 def _ms(seconds: float) -> float:
@@ -75,7 +77,12 @@ def analyze_media(item_id: int) -> None:
         data = fh.read()
     fetched = time.perf_counter()
     client, bank = runtime.inference_client(), runtime.concept_bank()
-    analysis = pipeline.analyze(data, client, bank, get_settings())
+    try:
+        analysis = pipeline.analyze(data, client, bank, get_settings())
+    except (InvalidMedia, InferenceError) as exc:  # final: retrying cannot help
+        logger.warning("media %s cannot be analysed: %s", item_id, exc)
+        actions.mark_failed(item_id, failure_reason(exc))
+        return
     analysed = time.perf_counter()
     phases = {"fetch_ms": _ms(fetched - started), "pipeline_ms": _ms(analysed - fetched)}
     if not actions.record_analysis(item_id, analysis, phases):

@@ -106,6 +106,10 @@ class Stack:
         argv, env = triton_paths.triton_command(
             REPO / "model_repository", root, http, http + 1, http + 2
         )
+        # One intra-op thread per model instance: on a small machine the two model processes
+        # and the workers otherwise oversubscribe the cores (bench/ingest.py measured 4-8x
+        # slower inference with torch's default of one thread per core).
+        env.setdefault("GLASSBOX_TORCH_THREADS", os.environ.get("GLASSBOX_TORCH_THREADS", "1"))
         return self._service(
             "triton", argv, [http, http + 1, http + 2],
             lambda: http_ok(f"http://127.0.0.1:{http}/v2/health/ready"),

@@ -14,13 +14,12 @@ import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
-from rest_framework.test import APIClient
-
 from glassbox.index import Hit
 from glassbox_web import runtime
 from media import actions, tasks
 from media.models import MediaItem
+from PIL import Image
+from rest_framework.test import APIClient
 
 DIM = 384
 N_CONCEPTS = 12
@@ -50,7 +49,9 @@ def jpeg(width: int = 64, height: int = 48, color=(200, 80, 40)) -> bytes:
 @pytest.fixture
 def make_user(db):
     def make(username: str = "alice"):
-        return get_user_model().objects.create_user(username, f"{username}@example.test", "pw-123456!")
+        return get_user_model().objects.create_user(
+            username, f"{username}@example.test", "pw-123456!"
+        )
 
     return make
 
@@ -107,7 +108,9 @@ def bank_embeddings() -> np.ndarray:
 @pytest.fixture
 def fake_bank(bank_embeddings):
     names = [f"concept <{i}>" for i in range(N_CONCEPTS)]
-    return SimpleNamespace(names=names, wnids=[f"n{i:08d}" for i in range(N_CONCEPTS)], embeddings=bank_embeddings)
+    return SimpleNamespace(
+        names=names, wnids=[f"n{i:08d}" for i in range(N_CONCEPTS)], embeddings=bank_embeddings
+    )
 
 
 def fake_analysis(bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3)) -> SimpleNamespace:
@@ -117,15 +120,24 @@ def fake_analysis(bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3)) -> Si
     cam = [[float(r * 7 + c) for c in range(7)] for r in range(7)]
     tags = [
         SimpleNamespace(
-            concept_id=cid, name=f"concept <{cid}>", wnid=f"n{cid:08d}", score=w, cam=cam,
-            box=(0.1, 0.2, 0.6, 0.9), justification=f"<script>alert({cid})</script> looks like it",
+            concept_id=cid,
+            name=f"concept <{cid}>",
+            wnid=f"n{cid:08d}",
+            score=w,
+            cam=cam,
+            box=(0.1, 0.2, 0.6, 0.9),
+            justification=f"<script>alert({cid})</script> looks like it",
         )
         for cid, w in zip(concept_ids, weights, strict=True)
     ]
     return SimpleNamespace(
-        width=64, height=48, tags=tags,
+        width=64,
+        height=48,
+        tags=tags,
         semantic=SimpleNamespace(vector=vec, concept_ids=list(concept_ids), weights=unit_weights),
-        cams={cid: cam for cid in concept_ids}, appearance=[0.5] * 8, timings={"infer": 1.0},
+        cams={cid: cam for cid in concept_ids},
+        appearance=[0.5] * 8,
+        timings={"infer": 1.0},
     )
 
 

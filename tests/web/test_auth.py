@@ -70,7 +70,9 @@ def test_token_is_refused_for_a_wrong_password(alice):
 
 
 def test_login_form_logs_in(client, alice):
-    response = client.post(reverse("accounts:login"), {"username": "alice", "password": "pw-123456!"})
+    response = client.post(
+        reverse("accounts:login"), {"username": "alice", "password": "pw-123456!"}
+    )
     assert response.status_code == 302
     assert client.get(reverse("media:library")).status_code == 200
 

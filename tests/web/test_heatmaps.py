@@ -1,12 +1,26 @@
 import pytest
 from django.urls import reverse
-
 from media.heatmaps import BadHeatmapParameter, parse_terms
 
 PNG = b"\x89PNG"
 
 
-@pytest.mark.parametrize("raw", ["", "3", "3:", ":0.5", "a:1", "3:0.5,", "3:nan", "3:inf", "3:1:2", "3:0.5;4:1", ",".join(["1:1"] * 17)])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "3",
+        "3:",
+        ":0.5",
+        "a:1",
+        "3:0.5,",
+        "3:nan",
+        "3:inf",
+        "3:1:2",
+        "3:0.5;4:1",
+        ",".join(["1:1"] * 17),
+    ],
+)
 def test_malformed_heatmap_parameter_is_rejected(raw):
     with pytest.raises(BadHeatmapParameter):
         parse_terms(raw)

@@ -1,5 +1,4 @@
 from django.urls import reverse
-
 from media.models import MediaItem
 
 
@@ -10,18 +9,31 @@ def test_item_detail_lists_tags_with_evidence_and_never_the_vector(api, make_ite
     body = response.json()
     assert body["status"] == "ready" and body["failure_reason"] == ""
     tag = body["tags"][0]
-    assert set(tag) >= {"name", "wnid", "concept_id", "score", "heatmap_url", "box", "justification", "contributing_concepts"}
+    assert set(tag) >= {
+        "name",
+        "wnid",
+        "concept_id",
+        "score",
+        "heatmap_url",
+        "box",
+        "justification",
+        "contributing_concepts",
+    }
     assert tag["heatmap_url"].endswith(f"/media/{item.pk}/tags/{item.tags.first().pk}/heatmap.png")
     text = response.content.decode()
     for secret in ("vector", "appearance", "weights", '"cams"', "profile"):
         assert secret not in text
 
 
-def test_owner_changes_visibility_and_reindex_is_enqueued(api, make_item, enqueued, django_capture_on_commit_callbacks):
+def test_owner_changes_visibility_and_reindex_is_enqueued(
+    api, make_item, enqueued, django_capture_on_commit_callbacks
+):
     item = make_item(visibility="private")
     enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.patch(reverse("api:media-detail", args=[item.pk]), {"visibility": "public"}, format="json")
+        response = api.patch(
+            reverse("api:media-detail", args=[item.pk]), {"visibility": "public"}, format="json"
+        )
     assert response.status_code == 200 and response.json()["visibility"] == "public"
     item.refresh_from_db()
     assert item.visibility == "public" and item.needs_reindex
@@ -30,11 +42,15 @@ def test_owner_changes_visibility_and_reindex_is_enqueued(api, make_item, enqueu
 
 def test_invalid_visibility_is_a_problem_naming_the_field(api, make_item):
     item = make_item()
-    response = api.patch(reverse("api:media-detail", args=[item.pk]), {"visibility": "world"}, format="json")
+    response = api.patch(
+        reverse("api:media-detail", args=[item.pk]), {"visibility": "world"}, format="json"
+    )
     assert response.status_code == 400 and response.json()["field"] == "visibility"
 
 
-def test_owner_deletes_item_files_and_index_entry(api, make_item, enqueued, media_root, django_capture_on_commit_callbacks):
+def test_owner_deletes_item_files_and_index_entry(
+    api, make_item, enqueued, media_root, django_capture_on_commit_callbacks
+):
     item = make_item()
     enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -52,7 +68,9 @@ def test_retry_is_refused_unless_failed(api, make_item):
     assert response.json()["type"].endswith("not_failed")
 
 
-def test_retry_of_failed_item_requeues_it(api, make_item, enqueued, django_capture_on_commit_callbacks):
+def test_retry_of_failed_item_requeues_it(
+    api, make_item, enqueued, django_capture_on_commit_callbacks
+):
     item = make_item(ready=False, status="failed")
     MediaItem.objects.filter(pk=item.pk).update(failure_reason="boom")
     enqueued.clear()

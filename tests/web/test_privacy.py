@@ -1,6 +1,5 @@
 import pytest
 from django.urls import reverse
-
 from media.models import MediaItem
 
 
@@ -22,11 +21,20 @@ def test_private_item_is_404_for_another_user_everywhere(make_item, bob_web, bob
     for name in ("api:media-detail", "api:media-retry"):
         method = bob_api.get if name == "api:media-detail" else bob_api.post
         response = method(reverse(name, args=[item.pk]))
-        assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
+        assert (
+            response.status_code == 404 and response["Content-Type"] == "application/problem+json"
+        )
     assert bob_api.delete(reverse("api:media-detail", args=[item.pk])).status_code == 404
-    assert bob_api.patch(reverse("api:media-detail", args=[item.pk]), {"visibility": "public"}).status_code == 404
+    assert (
+        bob_api.patch(
+            reverse("api:media-detail", args=[item.pk]), {"visibility": "public"}
+        ).status_code
+        == 404
+    )
     for name in ("media:visibility", "media:delete", "media:retry"):
-        assert bob_web.post(reverse(name, args=[item.pk]), {"visibility": "public"}).status_code == 404
+        assert (
+            bob_web.post(reverse(name, args=[item.pk]), {"visibility": "public"}).status_code == 404
+        )
     assert MediaItem.objects.get(pk=item.pk).visibility == "private"
 
 
@@ -38,7 +46,9 @@ def test_private_items_never_appear_in_another_users_lists(make_item, bob, bob_w
     assert sorted(ids) == sorted([shared.pk, own.pk])
     page = bob_web.get(reverse("media:library")).content.decode()
     assert "secret-title" not in page and "shared-title" in page and "bobs-own" in page
-    statuses = bob_api.get(reverse("api:media-statuses"), {"ids": f"{secret.pk},{shared.pk}"}).json()
+    statuses = bob_api.get(
+        reverse("api:media-statuses"), {"ids": f"{secret.pk},{shared.pk}"}
+    ).json()
     assert [row["id"] for row in statuses] == [shared.pk]
 
 

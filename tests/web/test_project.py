@@ -3,7 +3,6 @@ import io
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
-
 from ops import health
 
 
@@ -22,11 +21,15 @@ def test_schema_is_openapi(api):
 
 @pytest.mark.django_db
 def test_health_reports_every_dependency(client, monkeypatch):
-    monkeypatch.setattr(health, "REMOTE_CHECKS", {
-        "redis": lambda: (True, "pong"),
-        "triton": lambda: (False, "not ready"),
-        "milvus": lambda: (True, "ok"),
-    })
+    monkeypatch.setattr(
+        health,
+        "REMOTE_CHECKS",
+        {
+            "redis": lambda: (True, "pong"),
+            "triton": lambda: (False, "not ready"),
+            "milvus": lambda: (True, "ok"),
+        },
+    )
     response = client.get(reverse("api:health"))
     assert response.status_code == 503
     body = response.json()
@@ -42,9 +45,15 @@ def test_health_is_ok_when_all_checks_pass_and_a_hanging_check_times_out(client,
     import time
 
     monkeypatch.setattr(health, "CHECK_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(health, "REMOTE_CHECKS", {
-        "redis": lambda: (True, "pong"), "triton": lambda: (True, "ready"), "milvus": lambda: (True, "ok"),
-    })
+    monkeypatch.setattr(
+        health,
+        "REMOTE_CHECKS",
+        {
+            "redis": lambda: (True, "pong"),
+            "triton": lambda: (True, "ready"),
+            "milvus": lambda: (True, "ok"),
+        },
+    )
     assert client.get(reverse("api:health")).json()["status"] == "ok"
     monkeypatch.setitem(health.REMOTE_CHECKS, "milvus", lambda: time.sleep(2) or (True, "late"))
     started = time.perf_counter()
@@ -53,9 +62,10 @@ def test_health_is_ok_when_all_checks_pass_and_a_hanging_check_times_out(client,
     assert body["checks"]["milvus"] == {"ok": False, "detail": "timed out", "latency_ms": 200.0}
 
 
-def test_seed_demo_creates_users_and_is_idempotent(tmp_path, enqueued, django_capture_on_commit_callbacks, db):
+def test_seed_demo_creates_users_and_is_idempotent(
+    tmp_path, enqueued, django_capture_on_commit_callbacks, db
+):
     from django.contrib.auth import get_user_model
-
     from media.models import MediaItem
 
     from .conftest import jpeg

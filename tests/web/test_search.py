@@ -1,6 +1,5 @@
 import pytest
 from django.urls import reverse
-
 from glassbox.index import IndexUnavailable
 from glassbox.inference import InferenceUnavailable
 from glassbox_web import runtime
@@ -11,7 +10,13 @@ PROBLEM = "application/problem+json"
 
 @pytest.mark.parametrize(
     ("q", "needle"),
-    [("", "empty"), ("   ", "empty"), ("x" * 501, "500"), ("?!...", "punctuation"), ("-- ,;", "punctuation")],
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("x" * 501, "500"),
+        ("?!...", "punctuation"),
+        ("-- ,;", "punctuation"),
+    ],
 )
 def test_bad_query_is_a_problem_naming_q(api, fake_services, q, needle):
     response = api.get(reverse("api:search"), {"q": q})
@@ -36,7 +41,9 @@ def test_bad_limit_is_a_problem(api, fake_services, limit):
     assert response.status_code == 400 and response.json()["field"] == "limit"
 
 
-def test_results_are_explained_and_rechecked_against_visibility(api, alice, bob, make_item, fake_services):
+def test_results_are_explained_and_rechecked_against_visibility(
+    api, alice, bob, make_item, fake_services
+):
     mine = make_item(title="mine")
     theirs_private = make_item(owner=bob, visibility="private")
     theirs_public = make_item(owner=bob, visibility="public", title="public")
@@ -65,7 +72,9 @@ def test_search_results_heatmap_url_is_servable(api, alice_web, make_item, fake_
     assert alice_web.get(url).status_code == 200
 
 
-@pytest.mark.parametrize("error", [InferenceUnavailable("triton down"), IndexUnavailable("milvus down")])
+@pytest.mark.parametrize(
+    "error", [InferenceUnavailable("triton down"), IndexUnavailable("milvus down")]
+)
 def test_unavailable_services_are_503_problems(api, monkeypatch, fake_services, error):
     def boom(*args, **kwargs):
         raise error
@@ -80,7 +89,11 @@ def test_search_page_renders_results_with_overlay_and_escapes(alice_web, make_it
     item = make_item(title="<b>bold</b>")
     fake_services.index.ids = [item.pk]
     html = alice_web.get(reverse("search:search"), {"q": "<script>x</script>"}).content.decode()
-    assert 'class="result"' in html and 'class="heatmap overlay"' in html and 'class="justification"' in html
+    assert (
+        'class="result"' in html
+        and 'class="heatmap overlay"' in html
+        and 'class="justification"' in html
+    )
     assert "<script>x</script>" not in html and "<b>bold</b>" not in html
     assert "concept &lt;3&gt;" in html
 

@@ -3,12 +3,10 @@
 from types import SimpleNamespace
 
 import pytest
-
 from glassbox.imaging import InvalidMedia
 from glassbox.inference import InferenceError
 from glassbox_web import runtime
 from media import tasks
-from media.models import MediaItem
 
 from .conftest import fake_analysis
 
@@ -53,12 +51,17 @@ def test_analysis_of_a_gone_or_ready_item_is_a_quiet_no_op(make_item, fake_pipel
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
-        (InvalidMedia("truncated", "The image file is truncated; upload it again.", 400), "truncated"),
+        (
+            InvalidMedia("truncated", "The image file is truncated; upload it again.", 400),
+            "truncated",
+        ),
         (InferenceError("bad tensor"), "rejected"),
         (RuntimeError("kaboom"), "Internal error during analysis (RuntimeError)"),
     ],
 )
-def test_final_failures_mark_the_item_failed_with_a_reason(monkeypatch, make_item, fake_services, error, reason):
+def test_final_failures_mark_the_item_failed_with_a_reason(
+    monkeypatch, make_item, fake_services, error, reason
+):
     def analyze(*args):
         raise error
 

@@ -4,11 +4,10 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from PIL import Image
-
 from glassbox.config import get_settings
 from media import actions
 from media.models import MediaItem
+from PIL import Image
 
 from .conftest import jpeg
 
@@ -125,12 +124,18 @@ def test_upload_with_unknown_visibility_names_the_field(api):
     assert not MediaItem.objects.exists()
 
 
-def test_upload_page_form_without_javascript(alice_web, enqueued, django_capture_on_commit_callbacks):
+def test_upload_page_form_without_javascript(
+    alice_web, enqueued, django_capture_on_commit_callbacks
+):
     file = SimpleUploadedFile("x.jpg", jpeg(), content_type="image/jpeg")
     with django_capture_on_commit_callbacks(execute=True):
-        response = alice_web.post(reverse("media:upload"), {"file": file, "title": "", "visibility": "private"})
+        response = alice_web.post(
+            reverse("media:upload"), {"file": file, "title": "", "visibility": "private"}
+        )
     item = MediaItem.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("media:detail", args=[item.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "media:detail", args=[item.pk]
+    )
     assert item.title == "x" and len(enqueued) == 1
 
 

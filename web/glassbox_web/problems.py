@@ -14,14 +14,13 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from glassbox.imaging import InvalidMedia
+from glassbox.index import IndexUnavailable
+from glassbox.inference import InferenceUnavailable
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
-
-from glassbox.imaging import InvalidMedia
-from glassbox.index import IndexUnavailable
-from glassbox.inference import InferenceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +95,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response  # unexpected: let Django log it and answer 500
-    headers = {k: v for k, v in response.headers.items() if k in ("WWW-Authenticate", "Retry-After")}
+    headers = {
+        k: v for k, v in response.headers.items() if k in ("WWW-Authenticate", "Retry-After")
+    }
     if isinstance(exc, exceptions.ValidationError):
         field, detail = _first_error(exc.detail)
         return problem_response(

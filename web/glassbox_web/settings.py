@@ -12,7 +12,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-
 from glassbox.config import get_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -173,6 +172,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "MediaStatusEnum": "media.models.MediaItem.Status",
+        "HealthStatusEnum": ["ok", "degraded"],
+    },
 }
 
 # Celery: queue ids only; a task is acknowledged after it ran, and redelivered if its worker

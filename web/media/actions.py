@@ -17,10 +17,9 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
-
 from glassbox import imaging
 from glassbox.config import get_settings
+from kombu.exceptions import OperationalError as BrokerError
 
 from . import tasks
 from .models import MediaItem, SemanticProfile, Tag
@@ -29,7 +28,14 @@ logger = logging.getLogger(__name__)
 
 THUMBNAIL_SIDE = 512
 MAX_REASON = 500
-FORMAT_EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
+FORMAT_EXT = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tif",
+}
 
 
 class ActionNotAllowed(Exception):
@@ -84,7 +90,9 @@ def retry_media(item: MediaItem) -> MediaItem:
     with transaction.atomic():
         locked = MediaItem.objects.select_for_update().get(pk=item.pk)
         if locked.status != MediaItem.Status.FAILED:
-            raise ActionNotAllowed("not_failed", f"Only failed items can be retried; this one is {locked.status}.")
+            raise ActionNotAllowed(
+                "not_failed", f"Only failed items can be retried; this one is {locked.status}."
+            )
         locked.status = MediaItem.Status.QUEUED
         locked.failure_reason = ""
         locked.save(update_fields=["status", "failure_reason", "updated"])
@@ -132,7 +140,9 @@ def begin_analysis(item_id: int) -> MediaItem | None:
     return item
 
 
-def record_analysis(item_id: int, analysis: Any, timings: Mapping[str, float] | None = None) -> bool:
+def record_analysis(
+    item_id: int, analysis: Any, timings: Mapping[str, float] | None = None
+) -> bool:
     """Store tags and the semantic profile of one analysis. ``False`` if the item is gone."""
     with transaction.atomic():
         item = MediaItem.objects.select_for_update().filter(pk=item_id).first()

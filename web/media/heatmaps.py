@@ -7,7 +7,6 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-
 from glassbox import cam
 
 from .models import MediaItem, SemanticProfile, Tag
@@ -50,9 +49,13 @@ def tag_heatmap(item: MediaItem, tag: Tag) -> bytes:
     return _render(item, np.asarray(tag.cam, dtype=np.float32))
 
 
-def query_heatmap(item: MediaItem, profile: SemanticProfile, terms: Sequence[tuple[int, float]]) -> bytes:
+def query_heatmap(
+    item: MediaItem, profile: SemanticProfile, terms: Sequence[tuple[int, float]]
+) -> bytes:
     """The weighted sum of the stored CAMs of the named concepts; unknown concepts are skipped."""
-    known = [(profile.cam_for(cid), weight) for cid, weight in terms if profile.cam_for(cid) is not None]
+    known = [
+        (profile.cam_for(cid), weight) for cid, weight in terms if profile.cam_for(cid) is not None
+    ]
     if not known:
         return cam.render_heatmap_png(np.zeros(overlay_size(item), dtype=np.float32))
     stack = np.asarray([grid for grid, _ in known], dtype=np.float32)

@@ -10,7 +10,6 @@ import logging
 import time
 
 from celery import Task, shared_task
-
 from glassbox import pipeline
 from glassbox.config import get_settings
 from glassbox.imaging import InvalidMedia

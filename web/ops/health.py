@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 import redis
 from django.conf import settings
 from django.db import connection
-
 from glassbox.config import get_settings
 from glassbox.index import MediaIndex
 from glassbox.inference import InferenceClient

@@ -1,8 +1,7 @@
+from accounts.roles import OPERATOR
 from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-
-from accounts.roles import OPERATOR
 
 from . import health
 

@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 import numpy as np
 from django.urls import reverse
-
 from glassbox import conse, explain
 from glassbox_web import runtime
 from media.models import MediaItem

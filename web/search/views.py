@@ -5,7 +5,6 @@ import logging
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
-
 from glassbox.index import IndexUnavailable
 from glassbox.inference import InferenceUnavailable
 

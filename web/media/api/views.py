@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from glassbox.config import get_settings
+from glassbox_web.problems import Problem
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-
-from glassbox.config import get_settings
-from glassbox_web.problems import Problem
 
 from .. import actions
 from ..models import MediaItem
@@ -59,7 +58,10 @@ class MediaViewSet(
     def get_serializer_class(self):
         return self.serializer_classes.get(self.action, MediaDetailSerializer)
 
-    @extend_schema(request={"multipart/form-data": MediaUploadSerializer}, responses={201: MediaDetailSerializer})
+    @extend_schema(
+        request={"multipart/form-data": MediaUploadSerializer},
+        responses={201: MediaDetailSerializer},
+    )
     def create(self, request: Request, *args, **kwargs) -> Response:
         limit = get_settings().max_upload_bytes + UPLOAD_OVERHEAD_BYTES
         if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
@@ -101,5 +103,7 @@ class MediaViewSet(
         """Current status of the given items (those the caller may see); for live badges."""
         query = StatusQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        items = MediaItem.objects.visible_to(request.user).filter(pk__in=query.validated_data["ids"])
+        items = MediaItem.objects.visible_to(request.user).filter(
+            pk__in=query.validated_data["ids"]
+        )
         return Response(MediaStatusSerializer(items.order_by("pk"), many=True).data)

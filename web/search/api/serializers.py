@@ -1,6 +1,5 @@
-from rest_framework import serializers
-
 from media.api.serializers import MediaBriefSerializer
+from rest_framework import serializers
 
 from ..engine import DEFAULT_LIMIT, MAX_LIMIT
 

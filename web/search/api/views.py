@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from glassbox_web.problems import Problem
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-
-from glassbox_web.problems import Problem
 
 from .. import engine
 from .serializers import SearchQuerySerializer, SearchResponseSerializer

@@ -14,7 +14,6 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
-
 from glassbox.imaging import InvalidMedia
 from media import actions
 from media.models import MediaItem

@@ -81,7 +81,9 @@ def run_config(url: str, images: list[bytes], processes: int, explanations: bool
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--images", type=int, default=64)
-    ap.add_argument("--processes", type=int, default=2, help="worker pool processes (Celery --concurrency)")
+    ap.add_argument(
+        "--processes", type=int, default=2, help="worker pool processes (Celery --concurrency)"
+    )
     args = ap.parse_args()
     if not SAMPLES:
         print("sample photos missing: apt-get install darknet", file=sys.stderr)
@@ -94,26 +96,38 @@ def main() -> int:
         svc = stack.triton()
         if not batching:
             repo = no_batching_repository(REPO / "build" / "bench-repo-nobatch")
-            svc.argv = [a if not a.startswith("--model-repository=") else f"--model-repository={repo}"
-                        for a in svc.argv]
+            svc.argv = [
+                a if not a.startswith("--model-repository=") else f"--model-repository={repo}"
+                for a in svc.argv
+            ]
         start(svc)
         try:
             for explanations in (True, False):
-                r = run_config(f"127.0.0.1:{BENCH_PORTS.triton}", images, args.processes, explanations)
+                r = run_config(
+                    f"127.0.0.1:{BENCH_PORTS.triton}", images, args.processes, explanations
+                )
                 rows.append((batching, explanations, r))
         finally:
             stop(svc)
     base = rows[0][2]["ips"]
-    print(f"\nIngest, {args.images} images ({len(photos)} darknet sample photos cycled), "
-          f"{args.processes} worker processes, Triton image_concepts on CPU\n")
+    print(
+        f"\nIngest, {args.images} images ({len(photos)} darknet sample photos cycled), "
+        f"{args.processes} worker processes, Triton image_concepts on CPU\n"
+    )
     keys = [k for k in rows[0][2] if k.startswith("ms_")]
-    print("| dynamic batching | explanations | images/s | vs batching+explanations | "
-          + " | ".join(f"mean {k[3:]} ms" for k in keys) + " |")
+    print(
+        "| dynamic batching | explanations | images/s | vs batching+explanations | "
+        + " | ".join(f"mean {k[3:]} ms" for k in keys)
+        + " |"
+    )
     print("|---|---|---|---|" + "---|" * len(keys))
     for batching, explanations, r in rows:
-        print(f"| {'on' if batching else 'off'} | {'on' if explanations else 'off'} | "
-              f"{r['ips']:.1f} | {r['ips'] / base:.2f}x | "
-              + " | ".join(f"{r[k]:.1f}" for k in keys) + " |")
+        print(
+            f"| {'on' if batching else 'off'} | {'on' if explanations else 'off'} | "
+            f"{r['ips']:.1f} | {r['ips'] / base:.2f}x | "
+            + " | ".join(f"{r[k]:.1f}" for k in keys)
+            + " |"
+        )
     return 0
 
 

@@ -27,9 +27,26 @@ from glassbox_launch.stack import Ports, Stack  # noqa: E402
 
 BENCH_PORTS = Ports(redis=26381, triton=28110, milvus=28540, web=28010)
 QUERIES = [
-    "dog", "cat", "bird", "car", "a red sports car", "food", "pizza", "boat on the water",
-    "mountain", "musical instrument", "furniture", "a person riding a horse", "flower",
-    "computer keyboard", "building", "snake", "insect", "fruit", "airplane", "shoes",
+    "dog",
+    "cat",
+    "bird",
+    "car",
+    "a red sports car",
+    "food",
+    "pizza",
+    "boat on the water",
+    "mountain",
+    "musical instrument",
+    "furniture",
+    "a person riding a horse",
+    "flower",
+    "computer keyboard",
+    "building",
+    "snake",
+    "insect",
+    "fruit",
+    "airplane",
+    "shoes",
 ]
 
 
@@ -95,8 +112,13 @@ def run(args) -> int:
             MediaItem(
                 owner=owner if i % 2 == 0 else other,
                 visibility="public" if i % 4 == 1 else "private",
-                title=f"synthetic {start_at + i}", file=f"originals/bench-{start_at + i}.jpg",
-                mime="image/jpeg", width=640, height=480, size_bytes=1, status="ready",
+                title=f"synthetic {start_at + i}",
+                file=f"originals/bench-{start_at + i}.jpg",
+                mime="image/jpeg",
+                width=640,
+                height=480,
+                size_bytes=1,
+                status="ready",
             )
             for i in range(n)
         )
@@ -107,14 +129,25 @@ def run(args) -> int:
             probs[chosen] = rng.dirichlet(np.full(16, 0.3)).astype(np.float32)
             sem = conse.semantic_vector(probs, bank.embeddings, 8)
             cams = {str(c): rng.random((7, 7)).round(3).tolist() for c in sem.concept_ids}
-            profiles.append(SemanticProfile(
-                item=item, vector=sem.vector.astype("<f4").tobytes(),
-                concept_ids=list(map(int, sem.concept_ids)), weights=list(map(float, sem.weights)),
-                cams=cams,
-            ))
-            rows.append(IndexRow(id=item.pk, vector=sem.vector, owner_id=item.owner_id,
-                                 is_public=item.visibility == "public", kind="image",
-                                 created=int(time.time())))
+            profiles.append(
+                SemanticProfile(
+                    item=item,
+                    vector=sem.vector.astype("<f4").tobytes(),
+                    concept_ids=list(map(int, sem.concept_ids)),
+                    weights=list(map(float, sem.weights)),
+                    cams=cams,
+                )
+            )
+            rows.append(
+                IndexRow(
+                    id=item.pk,
+                    vector=sem.vector,
+                    owner_id=item.owner_id,
+                    is_public=item.visibility == "public",
+                    kind="image",
+                    created=int(time.time()),
+                )
+            )
         SemanticProfile.objects.bulk_create(profiles)
         index.upsert(rows)
     index.flush()
@@ -134,14 +167,18 @@ def run(args) -> int:
         for key, value in timings.items():
             phases.setdefault(key, []).append(value)
 
-    print(f"\nSearch, {args.items} indexed items (built in {build_s:.0f} s), {args.queries} text "
-          f"queries, limit 12, viewer owns half the items, FLAT index on Milvus Lite server\n")
+    print(
+        f"\nSearch, {args.items} indexed items (built in {build_s:.0f} s), {args.queries} text "
+        f"queries, limit 12, viewer owns half the items, FLAT index on Milvus Lite server\n"
+    )
     print("| part | p50 ms | p95 ms | mean ms | share of total |")
     print("|---|---|---|---|---|")
     total_mean = statistics.mean(totals)
     for key, values in [*phases.items(), ("total", totals)]:
-        print(f"| {key} | {percentile(values, 50):.1f} | {percentile(values, 95):.1f} | "
-              f"{statistics.mean(values):.1f} | {statistics.mean(values) / total_mean:.0%} |")
+        print(
+            f"| {key} | {percentile(values, 50):.1f} | {percentile(values, 95):.1f} | "
+            f"{statistics.mean(values):.1f} | {statistics.mean(values) / total_mean:.0%} |"
+        )
     return 0
 
 

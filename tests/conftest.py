@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from glassbox_launch.process import LaunchError, start, stop
 from glassbox_launch.stack import REPO, TEST_PORTS, Ports, Stack
 
@@ -88,7 +87,9 @@ def celery_worker(django_db_setup, django_db_blocker, stack, redis_service, milv
     elif cfg["ENGINE"].endswith("sqlite3"):
         db_url = f"sqlite:///{cfg['NAME']}"
     svc = _started(
-        stack.worker(extra_env={"GLASSBOX_DATABASE_URL": db_url, "GLASSBOX_VAR_DIR": str(stack.var_dir)})
+        stack.worker(
+            extra_env={"GLASSBOX_DATABASE_URL": db_url, "GLASSBOX_VAR_DIR": str(stack.var_dir)}
+        )
     )
     yield svc
     stop(svc)

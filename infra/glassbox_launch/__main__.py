@@ -47,7 +47,9 @@ def secret_key(stack: Stack) -> str:
 
 def manage(stack: Stack, env: dict[str, str], *args: str) -> None:
     subprocess.run(
-        [python_for_app(), "manage.py", *args], cwd=REPO / "web", env={**os.environ, **env},
+        [python_for_app(), "manage.py", *args],
+        cwd=REPO / "web",
+        env={**os.environ, **env},
         check=True,
     )
 

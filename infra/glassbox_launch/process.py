@@ -120,7 +120,9 @@ def start(svc: Service, echo: Callable[[str], None] = print) -> bool:
             )
     env = {**os.environ, **svc.env}
     with open(svc.log_file, "ab") as log:
-        log.write(f"\n--- start {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(svc.argv)}\n".encode())
+        log.write(
+            f"\n--- start {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(svc.argv)}\n".encode()
+        )
         log.flush()
         proc = subprocess.Popen(  # noqa: S603 (argv is built by the launcher, not user input)
             svc.argv,

@@ -70,8 +70,13 @@ class Stack:
 
     def _service(self, name: str, argv: list[str], ports: list[int], ready, **kw) -> Service:
         return Service(
-            name=name, argv=argv, ports=ports, ready=ready,
-            run_dir=self.run_dir, log_dir=self.log_dir, **kw,
+            name=name,
+            argv=argv,
+            ports=ports,
+            ready=ready,
+            run_dir=self.run_dir,
+            log_dir=self.log_dir,
+            **kw,
         )
 
     def redis(self) -> Service:
@@ -85,18 +90,44 @@ class Stack:
         port = self.ports.redis
         return self._service(
             "redis",
-            [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
-             "--save", "", "--appendonly", "yes", "--protected-mode", "yes"],
-            [port], lambda: redis_ping(port), ready_timeout_s=10, port_setting="GLASSBOX_REDIS_PORT",
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(data),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--protected-mode",
+                "yes",
+            ],
+            [port],
+            lambda: redis_ping(port),
+            ready_timeout_s=10,
+            port_setting="GLASSBOX_REDIS_PORT",
         )
 
     def milvus(self) -> Service:
         port = self.ports.milvus
         return self._service(
             "milvus",
-            [str(APP_BIN / "milvus-lite"), "server", "--data-dir", str(self.var_dir / "milvus"),
-             "--host", "127.0.0.1", "--port", str(port)],
-            [port], lambda: port_in_use(port), ready_timeout_s=60,
+            [
+                str(APP_BIN / "milvus-lite"),
+                "server",
+                "--data-dir",
+                str(self.var_dir / "milvus"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            [port],
+            lambda: port_in_use(port),
+            ready_timeout_s=60,
             port_setting="GLASSBOX_MILVUS_PORT",
         )
 
@@ -111,9 +142,13 @@ class Stack:
         # slower inference with torch's default of one thread per core).
         env.setdefault("GLASSBOX_TORCH_THREADS", os.environ.get("GLASSBOX_TORCH_THREADS", "1"))
         return self._service(
-            "triton", argv, [http, http + 1, http + 2],
+            "triton",
+            argv,
+            [http, http + 1, http + 2],
             lambda: http_ok(f"http://127.0.0.1:{http}/v2/health/ready"),
-            env=env, ready_timeout_s=180, port_setting="GLASSBOX_TRITON_PORT",
+            env=env,
+            ready_timeout_s=180,
+            port_setting="GLASSBOX_TRITON_PORT",
         )
 
     def worker(self, extra_env: dict[str, str] | None = None, concurrency: int = 1) -> Service:
@@ -130,10 +165,24 @@ class Stack:
 
         return self._service(
             "worker",
-            [str(APP_BIN / "celery"), "-A", "glassbox_web", "worker", "-Q", "analyze,index",
-             "--concurrency", str(concurrency), "--loglevel", "INFO",
-             "--hostname", f"glassbox-{self.ports.web}@%h"],
-            [], ready, env={**self.app_env(), **(extra_env or {})}, cwd=REPO / "web",
+            [
+                str(APP_BIN / "celery"),
+                "-A",
+                "glassbox_web",
+                "worker",
+                "-Q",
+                "analyze,index",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"glassbox-{self.ports.web}@%h",
+            ],
+            [],
+            ready,
+            env={**self.app_env(), **(extra_env or {})},
+            cwd=REPO / "web",
             ready_timeout_s=60,
         )
 
@@ -141,13 +190,25 @@ class Stack:
         port = self.ports.web
         return self._service(
             "web",
-            [str(APP_BIN / "gunicorn"), "glassbox_web.wsgi:application",
-             "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "120",
-             "--access-logfile", "-"],
+            [
+                str(APP_BIN / "gunicorn"),
+                "glassbox_web.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "120",
+                "--access-logfile",
+                "-",
+            ],
             [port],
             lambda: http_ok(f"http://127.0.0.1:{port}/api/v1/health/", accept_any_status=True),
-            env={**self.app_env(), **(extra_env or {})}, cwd=REPO / "web", ready_timeout_s=60,
-            port_setting="GLASSBOX_WEB_PORT", stop_signal=signal.SIGTERM,
+            env={**self.app_env(), **(extra_env or {})},
+            cwd=REPO / "web",
+            ready_timeout_s=60,
+            port_setting="GLASSBOX_WEB_PORT",
+            stop_signal=signal.SIGTERM,
         )
 
 

@@ -1,1 +1,1 @@
-"""Glassbox services: domain code shared by the worker, the web app and the Triton models (no Django)."""
+"""Glassbox services: domain code for the worker, the web app and the Triton models (no Django)."""

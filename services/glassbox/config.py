@@ -60,7 +60,9 @@ def _coerce(raw: str, kind: type, name: str):
             return Path(raw).expanduser()
         return kind(raw)
     except ValueError as exc:
-        raise ConfigError(f"GLASSBOX_{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+        raise ConfigError(
+            f"GLASSBOX_{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from exc
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

@@ -16,8 +16,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
 ]
 
 
@@ -56,20 +61,23 @@ def test_member_uploads_the_dog_photo_and_finds_it_first_when_searching_dog(
 
     page.goto(f"{live_server.url}/upload/")
     page.set_input_files("#file", str(samples / "dog.jpg"))
-    page.fill("#id_title", "My dog")
+    page.fill("#title", "My dog")
     page.click("#upload-form button[type=submit]")
-    # the progress bar fills, then the page follows to the item, whose status goes live
-    page.wait_for_selector("#upload-progress")
+    # the XHR upload reports progress; when it completes the page follows to the item,
+    # whose status badge then goes live
     page.wait_for_url("**/media/*/", timeout=30_000)
     page.wait_for_function(
         "() => document.querySelector('[data-testid=status]')?.textContent.trim() === 'ready'",
         timeout=120_000,
     )
-    # the item page lists tags with a toggleable overlay each
-    tags = page.locator(".tag")
-    assert tags.count() >= 1
-    first_tag_text = tags.first.inner_text().lower()
-    assert any(word in first_tag_text for word in ("dog", "malamute", "husky", "retriever"))
+    # the page reloads with its tags, each with a toggleable heat-map overlay
+    page.wait_for_selector(".tag", timeout=20_000)
+    first_tag = page.locator(".tag").first
+    assert any(w in first_tag.inner_text().lower() for w in ("dog", "malamute", "husky"))
+    overlay = page.locator(".stage img.heatmap").first
+    assert overlay.is_hidden()
+    first_tag.locator(".overlay-toggle").check()
+    assert overlay.is_visible()
 
     page.goto(f"{live_server.url}/search/?q=dog")
     results = page.locator(".result")

@@ -1,8 +1,9 @@
 """Session-wide real services for integration and browser tests.
 
 Each heavy service starts once per test session, on the test ports, with state under
-``var/test`` (wiped at the start), and stops at the end. infra/bin/test exports the matching
-``GLASSBOX_*`` addresses before pytest starts, so Django's settings see them too.
+``var/test`` (or ``GLASSBOX_TEST_VAR_DIR``; wiped at the start), and stops at the end.
+infra/bin/test exports the matching ``GLASSBOX_*`` addresses before pytest starts, so
+Django's settings see them too.
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ from pathlib import Path
 
 import pytest
 from glassbox_launch.process import LaunchError, start, stop
-from glassbox_launch.stack import REPO, TEST_PORTS, Ports, Stack
+from glassbox_launch.stack import Stack, test_stack
 
-TEST_VAR = REPO / "var" / "test"
 SAMPLES = Path("/usr/share/darknet/data")
 
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    return Stack(var_dir=TEST_VAR.resolve(), ports=Ports.from_env(TEST_PORTS))
+    return test_stack()
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from glassbox_launch.process import LaunchError, Service, start, stop
-from glassbox_launch.stack import DEMO_PORTS, REPO, TEST_PORTS, Ports, Stack, python_for_app
+from glassbox_launch.stack import DEMO_PORTS, REPO, Ports, Stack, python_for_app, test_stack
 
 SAMPLES = [
     Path("/usr/share/darknet/data") / name
@@ -133,7 +133,7 @@ def cmd_down(_args) -> int:
 def cmd_env(args) -> int:
     """Print ``export`` lines that point a shell at the test (or demo) stack's services."""
     if args.profile == "test":
-        stack = Stack(var_dir=(REPO / "var" / "test").resolve(), ports=Ports.from_env(TEST_PORTS))
+        stack = test_stack()
     else:
         stack = demo_stack()
     for key, value in stack.app_env().items():

@@ -212,5 +212,11 @@ class Stack:
         )
 
 
+def test_stack() -> Stack:
+    """The test session's stack: test ports, state in ``GLASSBOX_TEST_VAR_DIR`` or var/test."""
+    var = os.environ.get("GLASSBOX_TEST_VAR_DIR") or REPO / "var" / "test"
+    return Stack(var_dir=Path(var).resolve(), ports=Ports.from_env(TEST_PORTS))
+
+
 def python_for_app() -> str:
     return str(APP_BIN / "python") if (APP_BIN / "python").exists() else sys.executable

@@ -1,4 +1,12 @@
-"""The concept bank: ImageNet-1k classes named, glossed (WordNet 3.0) and embedded.
+"""The concept bank: ImageNet-1k classes named, glossed (WordNet 3.0) and embedded, plus the
+broader concepts above them (their WordNet hypernyms: dog, bird, vehicle, food, …).
+
+Rows ``0..999`` are the ImageNet classes (the *leaves*) in torchvision's order; the rows after
+them are broader concepts. ``members[h]`` marks the leaves under broader concept
+``1000 + h``, so a broader concept's probability is the sum of its leaves' probabilities.
+Pruning rule (by size, not by a stop-list): a hypernym is kept when it covers at least 2 and
+at most 40% of the leaves. That drops "entity", "physical entity", "object", "whole",
+"artifact" and "organism", and keeps "animal", "dog", "vehicle", "food", "instrument", ….
 
 Numpy only, so the web app and the worker (numpy 2, no torch) can load the bank that the
 prepare step builds in the models' environment. Building needs an ``encode`` callable
@@ -18,18 +26,22 @@ IMAGENET_LABELS = DARKNET_DATA / "imagenet.labels.list"
 IMAGENET_NAMES = DARKNET_DATA / "imagenet.shortnames.list"
 WORDNET_DATA_NOUN = Path("/usr/share/wordnet/data.noun")  # Debian package wordnet-base
 NUM_IMAGENET_CLASSES = 1000
-BANK_VERSION = "imagenet1k-wn30-minilm-l6-v2-1"
+BANK_VERSION = "imagenet1k-wn30-hypernyms-minilm-l6-v2-2"
+BROADER_MIN_LEAVES = 2
+BROADER_MAX_SHARE = 0.4
 
 
 @dataclass(frozen=True, eq=False)
 class ConceptBank:
-    """Row ``i`` describes ImageNet class ``i`` in torchvision's order."""
+    """Row ``i < n_leaves`` is ImageNet class ``i`` (torchvision's order); later rows are
+    broader concepts, whose leaves ``members`` marks."""
 
     wnids: tuple[str, ...]
     names: tuple[str, ...]
     glosses: tuple[str, ...]
     embeddings: np.ndarray  # float32 [n, dim], rows of unit length, read-only
     version: str
+    members: np.ndarray | None = None  # bool [n - n_leaves, n_leaves]; None: no broader rows
 
     def __post_init__(self):
         n = len(self.wnids)
@@ -40,6 +52,29 @@ class ConceptBank:
         emb = np.array(self.embeddings, dtype=np.float32)  # own, read-only copy
         emb.flags.writeable = False
         object.__setattr__(self, "embeddings", emb)
+        members = np.zeros((0, n), dtype=bool) if self.members is None else self.members
+        members = np.array(members, dtype=bool)
+        if members.ndim != 2 or members.shape[0] + members.shape[1] != n:
+            raise ValueError(f"members {members.shape} do not fit {n} concepts")
+        members.flags.writeable = False
+        object.__setattr__(self, "members", members)
+
+    @property
+    def n_leaves(self) -> int:
+        return int(self.members.shape[1])
+
+    def is_leaf(self, i: int) -> bool:
+        return i < self.n_leaves
+
+    def broader_probs(self, leaf_probs: np.ndarray) -> np.ndarray:
+        """Probability of each broader concept: the sum of its leaves' probabilities."""
+        return self.members.astype(np.float64) @ np.asarray(leaf_probs, dtype=np.float64)
+
+    def leaves_of(self, i: int) -> np.ndarray:
+        """Leaf ids under concept ``i`` (``[i]`` for a leaf)."""
+        if self.is_leaf(i):
+            return np.array([i], dtype=np.int64)
+        return np.flatnonzero(self.members[i - self.n_leaves])
 
     def __len__(self) -> int:
         return len(self.wnids)
@@ -65,6 +100,7 @@ class ConceptBank:
                 glosses=np.array(self.glosses, dtype=str),
                 embeddings=self.embeddings,
                 version=np.array(self.version, dtype=str),
+                members=self.members,
             )
 
     @classmethod
@@ -76,6 +112,7 @@ class ConceptBank:
                 glosses=tuple(str(s) for s in data["glosses"]),
                 embeddings=data["embeddings"],
                 version=str(data["version"]),
+                members=data["members"] if "members" in data.files else None,
             )
 
 
@@ -115,6 +152,73 @@ def read_glosses(data_noun_path: Path | str, wnids: Iterable[str]) -> dict[str, 
     return glosses
 
 
+@dataclass(frozen=True)
+class Synset:
+    words: tuple[str, ...]
+    hypernyms: tuple[str, ...]  # offsets of direct hypernyms (``@`` and instance ``@i``)
+    gloss: str  # first clause
+
+    @property
+    def name(self) -> str:
+        return self.words[0].replace("_", " ")
+
+
+def read_wordnet_nouns(data_noun_path: Path | str = WORDNET_DATA_NOUN) -> dict[str, Synset]:
+    """Every noun synset of WordNet 3.0's ``data.noun``, keyed by its 8-digit offset."""
+    nouns: dict[str, Synset] = {}
+    with Path(data_noun_path).open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("  ") or "| " not in line:
+                continue  # the licence header
+            head, gloss = line.split("| ", 1)
+            f = head.split()
+            n_words = int(f[3], 16)
+            words = tuple(f[4 + 2 * k] for k in range(n_words))
+            at = 4 + 2 * n_words
+            hypernyms = []
+            for k in range(int(f[at])):
+                symbol, offset, pos = f[at + 1 + 4 * k : at + 4 + 4 * k]
+                if symbol in ("@", "@i") and pos == "n":
+                    hypernyms.append(offset)
+            nouns[f[0]] = Synset(words, tuple(hypernyms), gloss.split(";", 1)[0].strip())
+    return nouns
+
+
+def broader_concepts(
+    leaf_wnids: Sequence[str],
+    nouns: dict[str, Synset],
+    min_leaves: int = BROADER_MIN_LEAVES,
+    max_share: float = BROADER_MAX_SHARE,
+) -> list[tuple[str, str, str, np.ndarray]]:
+    """``(wnid, name, gloss, leaf mask)`` of the hypernyms kept by the pruning rule, sorted by
+    wnid. Every ancestor counts, through every path up the hierarchy."""
+    ancestors: list[set[str]] = []
+    for wnid in leaf_wnids:
+        seen: set[str] = set()
+        todo = list(nouns[wnid[1:]].hypernyms)
+        while todo:
+            offset = todo.pop()
+            if offset not in seen:
+                seen.add(offset)
+                todo.extend(nouns[offset].hypernyms)
+        ancestors.append(seen)
+    leaves_under: dict[str, list[int]] = {}
+    for leaf, seen in enumerate(ancestors):
+        for offset in seen:
+            leaves_under.setdefault(offset, []).append(leaf)
+    leaf_offsets = {w[1:] for w in leaf_wnids}
+    kept = []
+    for offset in sorted(leaves_under):
+        leaves = leaves_under[offset]
+        if offset in leaf_offsets:
+            continue  # an ImageNet class that is also a hypernym stays a leaf
+        if min_leaves <= len(leaves) <= max_share * len(leaf_wnids):
+            mask = np.zeros(len(leaf_wnids), dtype=bool)
+            mask[leaves] = True
+            kept.append((f"n{offset}", nouns[offset].name, nouns[offset].gloss, mask))
+    return kept
+
+
 def concept_text(name: str, gloss: str) -> str:
     return f"{name}: {gloss}"
 
@@ -130,14 +234,19 @@ def build_concept_bank(
     encode: Callable[[list[str]], np.ndarray],
     version: str = BANK_VERSION,
     batch_size: int = 128,
+    broader: Sequence[tuple[str, str, str, np.ndarray]] = (),
 ) -> ConceptBank:
-    """Embed every class's text with ``encode`` (which must return unit-length float32 rows)."""
-    texts = concept_texts(classes, glosses)
+    """Embed every concept's text with ``encode`` (which must return unit-length float32 rows):
+    the classes first, then the ``broader`` concepts (see :func:`broader_concepts`)."""
+    rows = [(w, n, glosses[w]) for w, n in classes] + [(w, n, g) for w, n, g, _ in broader]
+    texts = [concept_text(n, g) for _, n, g in rows]
     parts = [encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+    members = np.array([m for *_, m in broader], dtype=bool).reshape(len(broader), len(classes))
     return ConceptBank(
-        wnids=tuple(w for w, _ in classes),
-        names=tuple(n for _, n in classes),
-        glosses=tuple(glosses[w] for w, _ in classes),
+        wnids=tuple(w for w, _, _ in rows),
+        names=tuple(n for _, n, _ in rows),
+        glosses=tuple(g for _, _, g in rows),
         embeddings=np.concatenate(parts).astype(np.float32),
         version=version,
+        members=members,
     )

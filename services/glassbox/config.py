@@ -36,6 +36,8 @@ class Settings:
     tag_threshold: float = 0.10  # minimum probability for a concept to become a tag
     max_tags: int = 5
     conse_top: int = 8  # concepts mixed into the semantic vector (ConSE top-T)
+    conse_broader_top: int = 8  # broader concepts (hypernyms) mixed in as well
+    conse_broader_weight: float = 0.25  # their weight relative to their aggregated probability
     explanations: bool = True  # render heat maps and regions per tag
     # uploads
     max_upload_bytes: int = 25 * 1024 * 1024

@@ -8,6 +8,12 @@ text embeddings, scaled to unit length::
 
 Because ``v`` is an explicit linear combination, a text query's score ``q · v`` splits
 exactly into per-concept contributions ``w_i (q · e_i)``: that split is the explanation.
+
+Broader concepts (WordNet hypernyms such as "dog" or "vehicle", see ``glassbox.concepts``) can
+join the mix with their aggregated probability, down-weighted (``broader_weight``, 0.25 by
+default): at full weight they crowd out the specific classes, while a small weight lets broad
+queries ("dog", "animal") find every breed without hurting specific ones. See
+docs/decisions.md for the measurement behind the default.
 """
 
 from __future__ import annotations
@@ -32,19 +38,42 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def semantic_vector(probs: np.ndarray, embeddings: np.ndarray, top: int) -> SemanticVector:
-    """The ConSE vector of the ``top`` most probable concepts."""
+def semantic_vector(
+    probs: np.ndarray,
+    embeddings: np.ndarray,
+    top: int,
+    broader_probs: np.ndarray | None = None,
+    broader_top: int = 0,
+    broader_weight: float = 0.25,
+) -> SemanticVector:
+    """The ConSE vector of the ``top`` most probable concepts.
+
+    ``probs`` covers the first ``len(probs)`` rows of ``embeddings``; ``broader_probs``, when
+    given, covers the rows after them, and its ``broader_top`` largest (non-zero) entries join
+    the mix with weight ``broader_weight * probability``.
+    """
     p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 1 or p.shape[0] != embeddings.shape[0]:
-        raise ValueError(f"probs {p.shape} do not match embeddings {embeddings.shape}")
-    if not 1 <= top <= p.shape[0]:
-        raise ValueError(f"top must be in [1, {p.shape[0]}], got {top}")
+    n_leaves = p.shape[0] if p.ndim == 1 else -1
+    n_broader = 0 if broader_probs is None else len(broader_probs)
+    if p.ndim != 1 or n_leaves + n_broader != embeddings.shape[0]:
+        raise ValueError(
+            f"probs {p.shape} (+{n_broader} broader) do not match embeddings {embeddings.shape}"
+        )
+    if not 1 <= top <= n_leaves:
+        raise ValueError(f"top must be in [1, {n_leaves}], got {top}")
     ids = np.argsort(-p, kind="stable")[:top].astype(np.int64)
+    mass = p[ids]
+    if broader_probs is not None and broader_top > 0:
+        bp = np.asarray(broader_probs, dtype=np.float64)
+        chosen_broader = np.argsort(-bp, kind="stable")[:broader_top]
+        chosen_broader = chosen_broader[bp[chosen_broader] > 0]
+        ids = np.concatenate([ids, n_leaves + chosen_broader.astype(np.int64)])
+        mass = np.concatenate([mass, broader_weight * bp[chosen_broader]])
     chosen = np.asarray(embeddings, dtype=np.float64)[ids]
-    norm = float(np.linalg.norm(p[ids] @ chosen))
+    norm = float(np.linalg.norm(mass @ chosen))
     if norm == 0.0 or not np.isfinite(norm):
         raise ValueError("the top concepts have no mass, or their embeddings cancel out")
-    weights = p[ids] / norm
+    weights = mass / norm
     vector = (weights @ chosen).astype(np.float32)
     return SemanticVector(vector=vector, concept_ids=ids, weights=weights)
 

@@ -71,15 +71,24 @@ def tag_justification(
 
 
 def format_contributions(contributions: Sequence[tuple[str, float]], limit: int = 3) -> str:
-    """ "golden retriever 0.41 + Labrador retriever 0.12 − tabby 0.02" (largest first)."""
+    """ "golden retriever 0.41 + Labrador retriever 0.12 + 3 more 0.05 = 0.58" (largest first).
+
+    The terms beyond ``limit`` are summed into one "N more" term, and the total closes the
+    line, so what is shown adds up exactly to the score (up to the rounding of each term).
+    """
+    shown = list(contributions[:limit])
+    rest = list(contributions[limit:])
+    if rest:
+        shown.append((f"{len(rest)} more", sum(value for _, value in rest)))
     parts: list[str] = []
-    for name, value in contributions[:limit]:
-        sign = "−" if value < 0 else "+"
+    for name, value in shown:
         term = f"{name} {abs(value):.2f}"
         if not parts:
             parts.append(term if value >= 0 else f"−{term}")
         else:
-            parts.append(f"{sign} {term}")
+            parts.append(f"{'−' if value < 0 else '+'} {term}")
+    if len(shown) > 1:
+        parts.append(f"= {sum(value for _, value in contributions):.2f}")
     return " ".join(parts)
 
 

@@ -38,6 +38,10 @@ class Concepts(Protocol):
     names: Sequence[str]
     wnids: Sequence[str]
     embeddings: np.ndarray  # float32 [n_concepts, d], unit rows
+    members: np.ndarray  # bool [n_broader, n_leaves]
+    n_leaves: int
+
+    def broader_probs(self, leaf_probs: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,23 @@ def analyze(data: bytes, client: ConceptModel, bank: Concepts, settings: Setting
     in_cams = np.zeros_like(probs)
     in_cams[cam_ids] = probs[cam_ids]
     top = min(settings.conse_top, len(cam_ids))
-    semantic = semantic_vector(in_cams, bank.embeddings, top)
+    # Broader concepts: probability from every leaf, but only those with a leaf among the
+    # CAM classes can join, so that each one has a heat map (its leaves' CAMs, mixed).
+    broader = bank.broader_probs(probs)
+    broader[~bank.members[:, cam_ids].any(axis=1)] = 0.0
+    semantic = semantic_vector(
+        in_cams,
+        bank.embeddings,
+        top,
+        broader,
+        settings.conse_broader_top,
+        settings.conse_broader_weight,
+    )
+    for cid in semantic.concept_ids[top:]:
+        leaves = [c for c in cam_ids if bank.members[cid - bank.n_leaves, c]]
+        cam_of[int(cid)] = np.tensordot(
+            probs[leaves] / probs[leaves].sum(), np.stack([cam_of[c] for c in leaves]), axes=1
+        ).astype(np.float32)
 
     aspect = (image.height, image.width)
     tags = [

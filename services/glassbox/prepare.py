@@ -58,7 +58,7 @@ def minilm_source() -> Path:
 
 
 def _copy_file(src: Path, dst: Path, force: bool) -> None:
-    if dst.is_file() and not force:
+    if dst.is_file() and dst.stat().st_size == src.stat().st_size and not force:
         print(f"keep   {dst}")
         return
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -82,18 +82,27 @@ def _copy_encoder(src: Path, dst: Path, force: bool) -> None:
 
 def _build_bank(encoder_dir: Path, dst: Path, force: bool) -> None:
     if dst.is_file() and not force:
-        print(f"keep   {dst}")
-        return
+        try:
+            current = concepts.ConceptBank.load(dst).version
+        except (OSError, ValueError, KeyError):
+            current = "unreadable"
+        if current == concepts.BANK_VERSION:
+            print(f"keep   {dst}")
+            return
+        print(f"stale  {dst} (version {current}, want {concepts.BANK_VERSION})")
     classes = concepts.read_imagenet_classes(
         _require_file(concepts.IMAGENET_LABELS, "darknet"),
         _require_file(concepts.IMAGENET_NAMES, "darknet"),
     )
-    glosses = concepts.read_glosses(
-        _require_file(concepts.WORDNET_DATA_NOUN, "wordnet-base"), [w for w, _ in classes]
+    data_noun = _require_file(concepts.WORDNET_DATA_NOUN, "wordnet-base")
+    glosses = concepts.read_glosses(data_noun, [w for w, _ in classes])
+    broader = concepts.broader_concepts(
+        [w for w, _ in classes], concepts.read_wordnet_nouns(data_noun)
     )
     from glassbox.nn.text_encoder import TextEncoder  # torch: only when a bank is built
 
-    bank = concepts.build_concept_bank(classes, glosses, TextEncoder(encoder_dir).encode)
+    encode = TextEncoder(encoder_dir).encode
+    bank = concepts.build_concept_bank(classes, glosses, encode, broader=broader)
     tmp = dst.with_name(dst.name + ".tmp")
     bank.save(tmp)
     tmp.replace(dst)

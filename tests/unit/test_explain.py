@@ -95,6 +95,11 @@ def test_format_contributions_reads_as_a_sum() -> None:
     parts = [("golden retriever", 0.41), ("Labrador retriever", 0.12), ("tabby", -0.02)]
     assert (
         format_contributions(parts)
-        == "golden retriever 0.41 + Labrador retriever 0.12 − tabby 0.02"
+        == "golden retriever 0.41 + Labrador retriever 0.12 − tabby 0.02 = 0.51"
     )
-    assert format_contributions(parts, limit=1) == "golden retriever 0.41"
+
+
+def test_format_contributions_folds_the_rest_into_one_term_so_the_line_still_sums() -> None:
+    parts = [("golden retriever", 0.41), ("Labrador retriever", 0.12), ("tabby", -0.02)]
+    assert format_contributions(parts, limit=1) == "golden retriever 0.41 + 2 more 0.10 = 0.51"
+    assert format_contributions(parts[:1]) == "golden retriever 0.41"

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from glassbox.concepts import ConceptBank
 from glassbox.config import Settings
 from glassbox.imaging import InvalidMedia
 from glassbox.inference import ConceptOutput
@@ -16,19 +17,24 @@ N_CONCEPTS, DIM = 40, 12
 LEADERS = {7: 6.0, 3: 4.5, 21: 3.0}
 
 
-@dataclass
-class FakeBank:
-    names: list[str]
-    wnids: list[str]
-    embeddings: np.ndarray
+# Broader concepts: row N_CONCEPTS groups the leaders 7 and 3; row N_CONCEPTS + 1 groups two
+# leaves the model ranks last, outside its sixteen CAM classes.
+BROADER = {N_CONCEPTS: (7, 3), N_CONCEPTS + 1: (0, 1)}
 
 
-def make_bank() -> FakeBank:
-    e = np.random.default_rng(0).normal(size=(N_CONCEPTS, DIM)).astype(np.float32)
-    return FakeBank(
-        names=[f"concept {i}" for i in range(N_CONCEPTS)],
-        wnids=[f"n{i:08d}" for i in range(N_CONCEPTS)],
+def make_bank() -> ConceptBank:
+    n = N_CONCEPTS + len(BROADER)
+    e = np.random.default_rng(0).normal(size=(n, DIM)).astype(np.float32)
+    members = np.zeros((len(BROADER), N_CONCEPTS), dtype=bool)
+    for row, leaves in enumerate(BROADER.values()):
+        members[row, list(leaves)] = True
+    return ConceptBank(
+        names=tuple(f"concept {i}" for i in range(n)),
+        wnids=tuple(f"n{i:08d}" for i in range(n)),
+        glosses=tuple("" for _ in range(n)),
         embeddings=e / np.linalg.norm(e, axis=1, keepdims=True),
+        version="test",
+        members=members,
     )
 
 
@@ -100,14 +106,14 @@ def test_tags_carry_their_cam_region_and_justification() -> None:
 
 def test_every_tag_and_conse_concept_has_a_cam() -> None:
     result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
-    assert len(result.semantic.concept_ids) == 8
+    assert len(result.semantic.concept_ids) == 8 + 1  # eight leaves, one broader concept
     needed = {t.concept_id for t in result.tags} | set(result.semantic.concept_ids.tolist())
     assert needed == set(result.cams)
 
 
 def test_conse_top_is_capped_at_the_sixteen_cam_classes() -> None:
     result = analyze(jpeg(), FakeConceptModel(), make_bank(), replace(SETTINGS, conse_top=32))
-    assert len(result.semantic.concept_ids) == 16
+    assert len([c for c in result.semantic.concept_ids if c < N_CONCEPTS]) == 16
     assert set(result.semantic.concept_ids.tolist()) <= set(result.cams)
 
 
@@ -144,3 +150,21 @@ def test_heatmap_for_renders_the_weighted_cams_at_the_requested_size() -> None:
     assert image.mode == "RGBA" and image.size == (80, 50)
     alpha = np.asarray(image)[..., 3]
     assert alpha[:25, :40].max() > alpha[25:, 40:].max()  # concept 7 (top-left) dominates
+
+
+def test_a_broader_concept_joins_the_mix_with_its_leaves_mixed_cam() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
+    ids = result.semantic.concept_ids.tolist()
+    assert N_CONCEPTS in ids  # groups the two leaders
+    assert N_CONCEPTS + 1 not in ids  # none of its leaves has a CAM, so it cannot be shown
+    probs = {c.id: c.prob for c in result.concepts}
+    expected = (probs[7] * np.array(result.cams[7]) + probs[3] * np.array(result.cams[3])) / (
+        probs[7] + probs[3]
+    )
+    np.testing.assert_allclose(result.cams[N_CONCEPTS], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_broader_concepts_are_left_out_when_their_count_is_zero() -> None:
+    settings = replace(SETTINGS, conse_broader_top=0)
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), settings)
+    assert all(c < N_CONCEPTS for c in result.semantic.concept_ids)

@@ -23,7 +23,7 @@ MAX_QUERY_CHARS = 500
 MAX_LIMIT = 50
 DEFAULT_LIMIT = 12
 OVERFETCH = 3  # ask the index for more than needed; some hits may be hidden or stale
-SHOWN_CONTRIBUTIONS = 5
+HEATMAP_TERMS = 8  # most concepts mixed into a query heat map
 # punctuation, separators, controls and math/currency/modifier symbols; emoji (So) are words
 _NOT_WORDS = ("P", "Z", "C", "Sm", "Sc", "Sk")
 
@@ -132,11 +132,11 @@ def _explain(query: str, vector: np.ndarray, item: MediaItem, score: float, bank
         Contribution(concept_id=cid, concept=str(bank.names[cid]), value=value)
         for cid, value in pairs
     ]
-    positive = [c for c in contributions if c.value > 0][:SHOWN_CONTRIBUTIONS]
+    positive = [c for c in contributions if c.value > 0][:HEATMAP_TERMS]
     return Result(
         item=item,
         score=float(score),
-        contributions=contributions[:SHOWN_CONTRIBUTIONS],
+        contributions=contributions,  # all of them: they sum exactly to the score
         heatmap_url=heatmap_url(item.pk, positive),
         justification=explain.search_justification(
             query, [(c.concept, c.value) for c in contributions], float(score)

@@ -79,7 +79,6 @@ def test_searching_dog_returns_the_dog_photo_first_with_an_exact_explanation(ana
     assert resp.status_code == 200, resp.content
     results = resp.json()["results"]
     print(
-        "DBG",
         [(r["item"]["title"], round(r["score"], 3), r["contributions_text"]) for r in results],
     )
     assert results[0]["item"]["id"] == ids["dog.jpg"]

@@ -78,9 +78,6 @@ def test_searching_dog_returns_the_dog_photo_first_with_an_exact_explanation(ana
     resp = client.get("/api/v1/search/", {"q": "dog", "limit": 6})
     assert resp.status_code == 200, resp.content
     results = resp.json()["results"]
-    print(
-        [(r["item"]["title"], round(r["score"], 3), r["contributions_text"]) for r in results],
-    )
     assert results[0]["item"]["id"] == ids["dog.jpg"]
     first = results[0]
     total = sum(c["value"] for c in first["contributions"])

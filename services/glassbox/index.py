@@ -38,6 +38,9 @@ _UNAVAILABLE_HINTS = (
 )
 
 
+_COLLECTION_NOT_LOADED = 101  # Milvus error code of a read on a released collection
+
+
 class IndexFailure(Exception):
     """The index rejected a request (bad schema, bad argument). Not retryable."""
 
@@ -196,8 +199,29 @@ class MediaIndex:
     # -- internals -------------------------------------------------------------------------
 
     def _call(self, fn: Callable[[MilvusClient], T]) -> T:
+        """Run ``fn`` on the client. A channel that went stale while idle (the server sends
+        GOAWAY "too_many_pings" to pymilvus's keep-alive pings) fails once with UNAVAILABLE;
+        so an unavailable error on a client that had been connected is retried once on a
+        fresh client. Every operation here is idempotent, so the retry is safe."""
+        had_client = self._client is not None
         try:
-            return fn(self._connect())
+            return self._call_once(fn)
+        except IndexUnavailable:
+            if not had_client:
+                raise
+            return self._call_once(fn)
+
+    def _call_once(self, fn: Callable[[MilvusClient], T]) -> T:
+        try:
+            try:
+                return fn(self._connect())
+            except Exception as exc:
+                if not _is_not_loaded(exc):
+                    raise
+                # A restarted Milvus Lite server keeps its data but comes back with every
+                # collection released: load it again and repeat the call once.
+                self._connect().load_collection(self.collection, timeout=self.timeout)
+                return fn(self._connect())
         except IndexFailure:
             raise
         except Exception as exc:  # pymilvus wraps gRPC errors in MilvusException
@@ -214,7 +238,15 @@ class MediaIndex:
         if self._client is None:
             from pymilvus import MilvusClient
 
-            self._client = MilvusClient(uri=self.uri, timeout=self.timeout)
+            # pymilvus pings every 10 s even when idle; Milvus (Lite's gRPC server included)
+            # answers an idle client's pings with GOAWAY "too_many_pings", which breaks the
+            # shared channel for the next call (seen: the first search after a quiet minute
+            # failed). Ping only while calls are in flight.
+            self._client = MilvusClient(
+                uri=self.uri,
+                timeout=self.timeout,
+                grpc_options={"grpc.keepalive_permit_without_calls": False},
+            )
         return self._client
 
     def _schema(self) -> Any:
@@ -259,10 +291,24 @@ class MediaIndex:
         return v.tolist()
 
 
+def _is_not_loaded(exc: BaseException) -> bool:
+    """Whether Milvus refused a read because the collection is not loaded (released)."""
+    message = _message(exc).lower()
+    return getattr(exc, "code", None) == _COLLECTION_NOT_LOADED or (
+        "call load()" in message or "not loaded" in message
+    )
+
+
 def _is_unavailable(exc: BaseException) -> bool:
-    """Walk the cause chain for a transport failure (refused, timeout, gRPC UNAVAILABLE)."""
+    """Walk the cause chain for a transport failure (refused, timeout, gRPC UNAVAILABLE).
+
+    pymilvus can chain an exception to itself (``__context__ is exc``), so each link is
+    visited once; without that guard the walk never ends and the caller spins forever.
+    """
+    visited: set[int] = set()
     seen: BaseException | None = exc
-    while seen is not None:
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
         if isinstance(seen, (ConnectionError, TimeoutError)):
             return True
         if type(seen).__name__ == "MilvusUnavailableException":

@@ -191,6 +191,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Media tasks retry with exponential backoff (capped, with jitter) while Triton or Milvus is
+# unavailable, and record a failure after the last retry.
+MEDIA_TASK_MAX_RETRIES = int(os.environ.get("GLASSBOX_TASK_MAX_RETRIES") or 8)
+MEDIA_TASK_RETRY_BACKOFF_MAX_S = int(os.environ.get("GLASSBOX_TASK_RETRY_BACKOFF_MAX_S") or 300)
 CELERY_TASK_ROUTES = {
     "media.analyze": {"queue": "analyze"},
     "media.index": {"queue": "index"},

@@ -10,6 +10,7 @@ import logging
 import time
 
 from celery import Task, shared_task
+from django.conf import settings
 from glassbox import pipeline
 from glassbox.config import get_settings
 from glassbox.imaging import InvalidMedia
@@ -43,9 +44,9 @@ def _ms(seconds: float) -> float:
 class MediaJob(Task):
     autoretry_for = (InferenceUnavailable, IndexUnavailable)
     retry_backoff = 2
-    retry_backoff_max = 300
+    retry_backoff_max = settings.MEDIA_TASK_RETRY_BACKOFF_MAX_S
     retry_jitter = True
-    max_retries = 8
+    max_retries = settings.MEDIA_TASK_MAX_RETRIES
     acks_late = True
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:

@@ -1,0 +1,159 @@
+"""Fault tolerance when Triton is down: uploads wait and recover, the API answers at once.
+
+The session's Triton is stopped inside a test and always started again in the fixture's
+teardown, so later tests find it as before. The pipeline test runs against a worker whose
+retry backoff is capped at a few seconds (``GLASSBOX_TASK_RETRY_BACKOFF_MAX_S``), so an
+item picks up the restarted Triton within the test's deadline; the session's own worker is
+stopped meanwhile and started again afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from glassbox_launch.process import Service, port_in_use, start, stop
+from glassbox_web import runtime
+from glassbox_web.problems import PROBLEM_CONTENT_TYPE
+from media import actions
+from media.models import MediaItem
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.integration
+
+FAST_RETRIES = {"GLASSBOX_TASK_RETRY_BACKOFF_MAX_S": "4", "GLASSBOX_TASK_MAX_RETRIES": "60"}
+ANSWER_WITHIN_S = 5.0  # "nothing hangs": well under any client or proxy timeout
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> object:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}", pytrace=False)
+
+
+def ensure_running(svc: Service) -> None:
+    """Start ``svc`` unless it runs; first wait for a just-stopped instance to free its ports."""
+    if svc.pid() is None:
+        deadline = time.monotonic() + 30
+        while any(port_in_use(p) for p in svc.ports) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    start(svc, echo=lambda _m: None)
+
+
+def state(item_id: int) -> dict:
+    return MediaItem.objects.values("status", "attempts", "failure_reason").get(pk=item_id)
+
+
+def upload(owner, path) -> MediaItem:
+    data = path.read_bytes()
+    return actions.create_media(owner, SimpleUploadedFile(path.name, data, "image/jpeg"))
+
+
+@pytest.fixture(scope="module")
+def fast_retry_worker(celery_worker, stack):
+    """The session's worker, restarted with a short retry backoff for this module."""
+    session_env = dict(celery_worker.env)
+    stop(celery_worker, echo=lambda _m: None)
+    fast = stack.worker(extra_env={**session_env, **FAST_RETRIES})
+    try:
+        start(fast, echo=lambda _m: None)
+        yield fast
+    finally:
+        stop(fast, echo=lambda _m: None)
+        start(stack.worker(extra_env=session_env), echo=lambda _m: None)
+
+
+@pytest.fixture
+def triton(stack, triton_url) -> Service:
+    """The session's Triton; whatever the test did to it, it runs again afterwards."""
+    svc = stack.triton()
+    try:
+        yield svc
+    finally:
+        ensure_running(svc)
+        runtime.reset()  # no client of this process keeps a connection to the old server
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.test", "pw-123456!")
+
+
+@pytest.fixture
+def api(alice) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(alice)
+    return client
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_retries_while_triton_is_down_and_becomes_ready_when_it_returns(
+    fast_retry_worker, triton, alice, samples
+) -> None:
+    stop(triton, echo=lambda _m: None)
+    item = upload(alice, samples / "dog.jpg")
+
+    def retried_a_few_times():
+        now = state(item.pk)
+        assert now["status"] != MediaItem.Status.FAILED, f"failed while Triton was down: {now}"
+        return now["attempts"] >= 3
+
+    wait_for(retried_a_few_times, 60, "the analysis to be retried while Triton is down")
+    waiting = state(item.pk)
+    assert waiting["status"] in {MediaItem.Status.QUEUED, MediaItem.Status.PROCESSING}
+    assert waiting["failure_reason"] == ""
+
+    ensure_running(triton)
+
+    def ready():
+        now = state(item.pk)
+        assert now["status"] != MediaItem.Status.FAILED, f"failed after Triton returned: {now}"
+        return now["status"] == MediaItem.Status.READY
+
+    wait_for(ready, 90, "the item to become ready after Triton returned")
+    item.refresh_from_db()
+    assert item.attempts >= waiting["attempts"]
+    assert item.failure_reason == ""
+    assert item.tags.exists() and hasattr(item, "profile")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_triton_is_down_search_answers_503_problem_and_health_names_triton(
+    triton, api, redis_service, milvus_uri
+) -> None:
+    runtime.media_index()  # the collection exists, so only Triton can be reported down
+    stop(triton, echo=lambda _m: None)
+
+    started = time.monotonic()
+    response = api.get("/api/v1/search/", {"q": "dog"})
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith(PROBLEM_CONTENT_TYPE)
+    problem = response.json()
+    assert problem["status"] == 503 and "inference" in problem["detail"]
+    assert response.get("Retry-After")
+
+    started = time.monotonic()
+    health = APIClient().get("/api/v1/health/")
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+    assert health.status_code == 503
+    body = health.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["triton"]["ok"] is False
+    assert all(body["checks"][name]["ok"] for name in ("database", "redis", "milvus")), body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_search_and_health_recover_once_triton_is_back(triton, api, redis_service, milvus_uri):
+    stop(triton, echo=lambda _m: None)
+    assert api.get("/api/v1/search/", {"q": "dog"}).status_code == 503
+    ensure_running(triton)
+    assert api.get("/api/v1/search/", {"q": "dog"}).status_code == 200
+    health = APIClient().get("/api/v1/health/").json()
+    assert health["checks"]["triton"]["ok"] is True, health

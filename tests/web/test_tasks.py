@@ -87,3 +87,24 @@ def test_tasks_are_routed_to_their_queues():
     assert routes["media.index"]["queue"] == "index"
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
     assert app.conf.worker_prefetch_multiplier == 1
+
+
+@pytest.mark.parametrize("message", ["database is locked", "server closed the connection"])
+def test_a_locked_or_lost_database_is_retried_like_an_unavailable_service(
+    monkeypatch, settings, make_item, fake_services, message
+):
+    from django import db
+
+    calls = []
+
+    def analyze(*args):
+        calls.append(1)
+        raise db.OperationalError(message)
+
+    monkeypatch.setattr(tasks.pipeline, "analyze", analyze)
+    item = make_item(ready=False)
+    # Run eagerly, Celery re-runs a retried task at once, up to max_retries, then gives up.
+    tasks.analyze_media.apply(args=[item.pk])
+    assert len(calls) == tasks.analyze_media.max_retries + 1
+    item.refresh_from_db()
+    assert "database was unavailable" in item.failure_reason

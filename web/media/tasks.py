@@ -10,6 +10,7 @@ import logging
 import time
 
 from celery import Task, shared_task
+from django import db
 from django.conf import settings
 from glassbox import pipeline
 from glassbox.config import get_settings
@@ -32,6 +33,8 @@ def failure_reason(exc: BaseException) -> str:
         return "The inference service was unavailable; retry later."
     if isinstance(exc, IndexUnavailable):
         return "The search index was unavailable; retry later."
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        return "The database was unavailable; retry later."
     # Celery may hand on_failure a wrapper for exceptions it cannot pickle; name the original.
     name = getattr(exc, "exc_cls_name", None) or type(exc).__name__
     return f"Internal error during analysis ({name})."
@@ -42,7 +45,8 @@ def _ms(seconds: float) -> float:
 
 
 class MediaJob(Task):
-    autoretry_for = (InferenceUnavailable, IndexUnavailable)
+    # A database that is down or locked is as transient as Triton or Milvus being down.
+    autoretry_for = (InferenceUnavailable, IndexUnavailable, db.OperationalError, db.InterfaceError)
     retry_backoff = 2
     retry_backoff_max = settings.MEDIA_TASK_RETRY_BACKOFF_MAX_S
     retry_jitter = True

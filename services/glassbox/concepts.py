@@ -25,8 +25,9 @@ DARKNET_DATA = Path("/usr/share/darknet/data")  # Debian package darknet
 IMAGENET_LABELS = DARKNET_DATA / "imagenet.labels.list"
 IMAGENET_NAMES = DARKNET_DATA / "imagenet.shortnames.list"
 WORDNET_DATA_NOUN = Path("/usr/share/wordnet/data.noun")  # Debian package wordnet-base
+WORDNET_COUNTS = Path("/usr/share/wordnet/cntlist.rev")  # sense frequencies in SemCor
 NUM_IMAGENET_CLASSES = 1000
-BANK_VERSION = "imagenet1k-wn30-hypernyms-minilm-l6-v2-2"
+BANK_VERSION = "imagenet1k-wn30-hypernyms-minilm-l6-v2-3"
 BROADER_MIN_LEAVES = 2
 BROADER_MAX_SHARE = 0.4
 
@@ -42,6 +43,7 @@ class ConceptBank:
     embeddings: np.ndarray  # float32 [n, dim], rows of unit length, read-only
     version: str
     members: np.ndarray | None = None  # bool [n - n_leaves, n_leaves]; None: no broader rows
+    frequency: np.ndarray | None = None  # int [n], how often people use the concept's words
 
     def __post_init__(self):
         n = len(self.wnids)
@@ -58,6 +60,12 @@ class ConceptBank:
             raise ValueError(f"members {members.shape} do not fit {n} concepts")
         members.flags.writeable = False
         object.__setattr__(self, "members", members)
+        freq = np.zeros(n, dtype=np.int64) if self.frequency is None else self.frequency
+        freq = np.array(freq, dtype=np.int64)
+        if freq.shape != (n,):
+            raise ValueError(f"frequency {freq.shape} does not match {n} concepts")
+        freq.flags.writeable = False
+        object.__setattr__(self, "frequency", freq)
 
     @property
     def n_leaves(self) -> int:
@@ -69,6 +77,24 @@ class ConceptBank:
     def broader_probs(self, leaf_probs: np.ndarray) -> np.ndarray:
         """Probability of each broader concept: the sum of its leaves' probabilities."""
         return self.members.astype(np.float64) @ np.asarray(leaf_probs, dtype=np.float64)
+
+    def path(self, i: int, depth: int = 2) -> list[int]:
+        """Broader concepts to show above leaf ``i``, most general first: "animal › dog".
+
+        Of all the leaf's kept hypernyms, the ``depth`` most used words win (WordNet's
+        SemCor counts: "dog" 42, "animal" 67, "mammal" 3, "canine" 0), because the names
+        people use most are the basic-level categories; ties (17 leaves, such as the
+        mushrooms, have no counted hypernym at all) go to the broader concept.
+        """
+        if not self.is_leaf(i):
+            return []
+        rows = np.flatnonzero(self.members[:, i])
+        sizes = self.members[rows].sum(axis=1)
+        ranked = sorted(
+            zip(rows, sizes, strict=True),
+            key=lambda rs: (-self.frequency[self.n_leaves + rs[0]], -rs[1]),
+        )[:depth]
+        return [int(self.n_leaves + r) for r, _ in sorted(ranked, key=lambda rs: -rs[1])]
 
     def leaves_of(self, i: int) -> np.ndarray:
         """Leaf ids under concept ``i`` (``[i]`` for a leaf)."""
@@ -101,6 +127,7 @@ class ConceptBank:
                 embeddings=self.embeddings,
                 version=np.array(self.version, dtype=str),
                 members=self.members,
+                frequency=self.frequency,
             )
 
     @classmethod
@@ -113,6 +140,7 @@ class ConceptBank:
                 embeddings=data["embeddings"],
                 version=str(data["version"]),
                 members=data["members"] if "members" in data.files else None,
+                frequency=data["frequency"] if "frequency" in data.files else None,
             )
 
 
@@ -184,6 +212,37 @@ def read_wordnet_nouns(data_noun_path: Path | str = WORDNET_DATA_NOUN) -> dict[s
     return nouns
 
 
+def concept_frequencies(
+    wnids: Sequence[str],
+    data_noun_path: Path | str = WORDNET_DATA_NOUN,
+    counts_path: Path | str = WORDNET_COUNTS,
+) -> np.ndarray:
+    """How often each concept's words were used in WordNet's sense-tagged corpus (SemCor):
+    the sum, over the synset's words, of that word-sense's count in ``cntlist.rev``."""
+    counts: dict[str, int] = {}
+    with Path(counts_path).open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            key, _sense, count = line.split()
+            counts[key] = int(count)
+    wanted = {w[1:] for w in wnids}
+    keys: dict[str, list[str]] = {}
+    with Path(data_noun_path).open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            offset = line[:8]
+            if offset not in wanted:
+                continue
+            f = line.split()
+            lex_file = int(f[1])
+            n_words = int(f[3], 16)
+            keys[offset] = [
+                f"{f[4 + 2 * k].lower()}%1:{lex_file:02d}:{int(f[5 + 2 * k], 16):02d}::"
+                for k in range(n_words)
+            ]
+    return np.array(
+        [sum(counts.get(k, 0) for k in keys.get(w[1:], [])) for w in wnids], dtype=np.int64
+    )
+
+
 def broader_concepts(
     leaf_wnids: Sequence[str],
     nouns: dict[str, Synset],
@@ -235,6 +294,7 @@ def build_concept_bank(
     version: str = BANK_VERSION,
     batch_size: int = 128,
     broader: Sequence[tuple[str, str, str, np.ndarray]] = (),
+    frequency: np.ndarray | None = None,
 ) -> ConceptBank:
     """Embed every concept's text with ``encode`` (which must return unit-length float32 rows):
     the classes first, then the ``broader`` concepts (see :func:`broader_concepts`)."""
@@ -242,6 +302,8 @@ def build_concept_bank(
     texts = [concept_text(n, g) for _, n, g in rows]
     parts = [encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
     members = np.array([m for *_, m in broader], dtype=bool).reshape(len(broader), len(classes))
+    if frequency is None:
+        frequency = np.zeros(len(rows), dtype=np.int64)
     return ConceptBank(
         wnids=tuple(w for w, _, _ in rows),
         names=tuple(n for _, n, _ in rows),
@@ -249,4 +311,5 @@ def build_concept_bank(
         embeddings=np.concatenate(parts).astype(np.float32),
         version=version,
         members=members,
+        frequency=frequency,
     )

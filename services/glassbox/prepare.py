@@ -101,8 +101,14 @@ def _build_bank(encoder_dir: Path, dst: Path, force: bool) -> None:
     )
     from glassbox.nn.text_encoder import TextEncoder  # torch: only when a bank is built
 
+    all_wnids = [w for w, _ in classes] + [w for w, *_ in broader]
+    frequency = concepts.concept_frequencies(
+        all_wnids, data_noun, _require_file(concepts.WORDNET_COUNTS, "wordnet-base")
+    )
     encode = TextEncoder(encoder_dir).encode
-    bank = concepts.build_concept_bank(classes, glosses, encode, broader=broader)
+    bank = concepts.build_concept_bank(
+        classes, glosses, encode, broader=broader, frequency=frequency
+    )
     tmp = dst.with_name(dst.name + ".tmp")
     bank.save(tmp)
     tmp.replace(dst)

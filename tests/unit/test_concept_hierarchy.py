@@ -57,3 +57,44 @@ def test_broader_concepts_in_the_mix_still_decompose_exactly():
     q = rng.normal(size=6)
     parts = decompose(q, sem.concept_ids, sem.weights, emb)
     assert sum(v for _, v in parts) == pytest.approx(float(q @ sem.vector), abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def bank_without_embeddings():
+    classes = concepts.read_imagenet_classes()
+    broader = concepts.broader_concepts([w for w, _ in classes], concepts.read_wordnet_nouns())
+    glosses = {w: "" for w, _ in classes}
+    wnids = [w for w, _ in classes] + [w for w, *_ in broader]
+    return concepts.build_concept_bank(
+        classes,
+        glosses,
+        lambda texts: np.eye(len(texts), 4, dtype=np.float32) + 1.0,
+        broader=broader,
+        frequency=concepts.concept_frequencies(wnids),
+    )
+
+
+@pytest.mark.parametrize(
+    ("leaf", "path"),
+    [
+        ("golden retriever", ["animal", "dog"]),
+        ("sports car", ["vehicle", "car"]),
+        ("bald eagle", ["animal", "bird"]),
+        ("pizza", ["matter", "food"]),
+    ],
+)
+def test_a_leaf_tag_reads_as_a_path_of_the_names_people_use(bank_without_embeddings, leaf, path):
+    bank = bank_without_embeddings
+    assert [bank.names[i] for i in bank.path(bank.names.index(leaf))] == path
+
+
+def test_every_leaf_reaches_a_broader_concept_and_paths_go_from_general_to_specific(
+    bank_without_embeddings,
+):
+    bank = bank_without_embeddings
+    for leaf in range(bank.n_leaves):
+        rows = [i - bank.n_leaves for i in bank.path(leaf)]
+        assert rows, bank.names[leaf]
+        sizes = [bank.members[r].sum() for r in rows]
+        assert sizes == sorted(sizes, reverse=True)
+        assert all(bank.members[r, leaf] for r in rows)

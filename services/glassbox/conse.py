@@ -18,7 +18,7 @@ docs/decisions.md for the measurement behind the default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,7 +27,9 @@ import numpy as np
 class SemanticVector:
     vector: np.ndarray  # float32 [d], unit length
     concept_ids: np.ndarray  # int64 [T], by descending probability
-    weights: np.ndarray  # float64 [T], vector == sum(weights[i] * E[concept_ids[i]])
+    weights: np.ndarray  # float64 [T], vector == sum(weights[i] * E[concept_ids[i]]) + texts
+    # Text terms (read text, e.g. OCR lines): vector also adds text_weights[j] * texts[j].
+    text_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -45,12 +47,15 @@ def semantic_vector(
     broader_probs: np.ndarray | None = None,
     broader_top: int = 0,
     broader_weight: float = 0.25,
+    texts: np.ndarray | None = None,
+    text_mass: np.ndarray | None = None,
 ) -> SemanticVector:
     """The ConSE vector of the ``top`` most probable concepts.
 
     ``probs`` covers the first ``len(probs)`` rows of ``embeddings``; ``broader_probs``, when
     given, covers the rows after them, and its ``broader_top`` largest (non-zero) entries join
-    the mix with weight ``broader_weight * probability``.
+    the mix with weight ``broader_weight * probability``. ``texts`` (embeddings of text read
+    in the image) join with ``text_mass``; they stay separate terms of the decomposition.
     """
     p = np.asarray(probs, dtype=np.float64)
     n_leaves = p.shape[0] if p.ndim == 1 else -1
@@ -70,12 +75,20 @@ def semantic_vector(
         ids = np.concatenate([ids, n_leaves + chosen_broader.astype(np.int64)])
         mass = np.concatenate([mass, broader_weight * bp[chosen_broader]])
     chosen = np.asarray(embeddings, dtype=np.float64)[ids]
-    norm = float(np.linalg.norm(mass @ chosen))
+    t = np.zeros((0, chosen.shape[1])) if texts is None else np.asarray(texts, dtype=np.float64)
+    t_mass = np.zeros(len(t)) if text_mass is None else np.asarray(text_mass, dtype=np.float64)
+    if t.shape[0] != t_mass.shape[0]:
+        raise ValueError(f"{t.shape[0]} text embeddings but {t_mass.shape[0]} masses")
+    total = mass @ chosen + t_mass @ t
+    norm = float(np.linalg.norm(total))
     if norm == 0.0 or not np.isfinite(norm):
         raise ValueError("the top concepts have no mass, or their embeddings cancel out")
-    weights = mass / norm
-    vector = (weights @ chosen).astype(np.float32)
-    return SemanticVector(vector=vector, concept_ids=ids, weights=weights)
+    return SemanticVector(
+        vector=(total / norm).astype(np.float32),
+        concept_ids=ids,
+        weights=mass / norm,
+        text_weights=t_mass / norm,
+    )
 
 
 def decompose(
@@ -96,3 +109,12 @@ def decompose(
     contributions = w * (np.asarray(embeddings, dtype=np.float64)[ids] @ q)
     pairs = [(int(i), float(c)) for i, c in zip(ids, contributions, strict=True)]
     return sorted(pairs, key=lambda pair: pair[1], reverse=True)
+
+
+def text_contributions(
+    query: np.ndarray, texts: np.ndarray, text_weights: np.ndarray
+) -> list[float]:
+    """Per-text-term contributions ``w_j (q · t_j)``, in the order of the terms. With
+    :func:`decompose`'s concept contributions they sum to ``q · vector``."""
+    t = np.asarray(texts, dtype=np.float64).reshape(len(text_weights), -1)
+    return [float(c) for c in np.asarray(text_weights, dtype=np.float64) * (t @ query)]

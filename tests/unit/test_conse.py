@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from glassbox.conse import decompose, semantic_vector, softmax
+from glassbox.conse import decompose, semantic_vector, softmax, text_contributions
 
 
 def unit_rows(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -79,3 +79,18 @@ def test_top_outside_the_bank_is_rejected(top: int) -> None:
 def test_zero_probability_mass_is_rejected() -> None:
     with pytest.raises(ValueError):
         semantic_vector(np.zeros(50), BANK, top=3)
+
+
+def test_read_text_joins_the_vector_as_its_own_terms_and_the_split_stays_exact() -> None:
+    rng = np.random.default_rng(5)
+    texts = rng.normal(size=(2, BANK.shape[1]))
+    texts /= np.linalg.norm(texts, axis=1, keepdims=True)
+    sv = semantic_vector(PROBS, BANK, top=5, texts=texts, text_mass=np.array([0.3, 0.1]))
+    rebuilt = sv.weights @ BANK[sv.concept_ids] + sv.text_weights @ texts
+    np.testing.assert_allclose(rebuilt, sv.vector, atol=1e-6)
+    assert np.linalg.norm(sv.vector) == pytest.approx(1.0, abs=1e-6)
+    query = rng.normal(size=BANK.shape[1])
+    concept_part = sum(c for _, c in decompose(query, sv.concept_ids, sv.weights, BANK))
+    text_part = sum(text_contributions(query, texts, sv.text_weights))
+    assert concept_part + text_part == pytest.approx(float(query @ sv.vector), abs=1e-5)
+    assert sv.text_weights[0] == pytest.approx(3 * sv.text_weights[1])

@@ -16,6 +16,7 @@ import numpy as np
 
 from glassbox import cam
 from glassbox.cam import Box
+from glassbox.caption import Caption, OcrLine, compose_caption
 from glassbox.conse import SemanticVector, semantic_vector, softmax
 from glassbox.explain import select_tags, tag_justification
 from glassbox.imaging import decode_rgb, inspect_upload, model_input
@@ -72,10 +73,21 @@ class Analysis:
     cams: dict[int, CamGrid]  # concept id -> 7x7 CAM, for every tag and ConSE concept
     appearance: list[float]  # pooled backbone features
     timings: dict[str, float] = field(default_factory=dict)  # decode, infer, explain (ms)
+    caption: Caption = field(default_factory=Caption)  # grounded caption (glassbox.caption)
 
 
-def analyze(data: bytes, client: ConceptModel, bank: Concepts, settings: Settings) -> Analysis:
-    """Analyse one image upload. Raises ``InvalidMedia`` or the client's ``InferenceFailure``."""
+def analyze(
+    data: bytes,
+    client: ConceptModel,
+    bank: Concepts,
+    settings: Settings,
+    text_lines: Sequence[OcrLine] = (),
+) -> Analysis:
+    """Analyse one image upload. Raises ``InvalidMedia`` or the client's ``InferenceFailure``.
+
+    ``text_lines`` are OCR lines ``(text, box, score)`` (box in fractions of width and height)
+    for the caption to quote, if any.
+    """
     started = time.perf_counter()
     inspect_upload(data, settings)
     image = decode_rgb(data)
@@ -122,6 +134,13 @@ def analyze(data: bytes, client: ConceptModel, bank: Concepts, settings: Setting
     wanted = [t.concept_id for t in tags] + [int(i) for i in semantic.concept_ids]
     cams = {cid: cam_of[cid].tolist() for cid in dict.fromkeys(wanted)}
     concepts = [ConceptScore(cid, bank.names[cid], float(probs[cid])) for cid in ranked]
+    caption = compose_caption(
+        {cid: float(probs[cid]) for cid in cam_ids},
+        bank,
+        {cid: cam_of[cid] for cid in cam_ids},
+        text_lines,
+        aspect=aspect,
+    )
     explained = time.perf_counter()
 
     return Analysis(
@@ -137,6 +156,7 @@ def analyze(data: bytes, client: ConceptModel, bank: Concepts, settings: Setting
             "infer": _ms(decoded, inferred),
             "explain": _ms(inferred, explained),
         },
+        caption=caption,
     )
 
 

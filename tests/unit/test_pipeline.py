@@ -168,3 +168,22 @@ def test_broader_concepts_are_left_out_when_their_count_is_zero() -> None:
     settings = replace(SETTINGS, conse_broader_top=0)
     result = analyze(jpeg(), FakeConceptModel(), make_bank(), settings)
     assert all(c < N_CONCEPTS for c in result.semantic.concept_ids)
+
+
+def test_the_caption_is_grounded_in_the_tags_regions() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
+    assert result.caption.text == "A concept 7."  # concept 7 is confident (70%)
+    (phrase,) = result.caption.phrases
+    assert (phrase.kind, phrase.label, phrase.evidence.concept_ids) == (
+        "concept",
+        "concept 7",
+        (7,),
+    )
+    assert phrase.evidence.boxes == (result.tags[0].box,)  # the same region as the tag's
+
+
+def test_the_caption_quotes_the_ocr_lines_it_is_given() -> None:
+    lines = [("OPEN 24 HOURS", (0.5, 0.1, 0.9, 0.2), 0.95)]
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS, text_lines=lines)
+    assert result.caption.text == 'A concept 7 with the text "OPEN 24 HOURS".'
+    assert result.caption.phrases[-1].evidence.boxes == ((0.5, 0.1, 0.9, 0.2),)

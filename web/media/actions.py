@@ -175,9 +175,10 @@ def record_analysis(
                 "appearance": _float32_bytes(analysis.appearance),
             },
         )
+        item.caption, item.caption_phrases = _caption_fields(getattr(analysis, "caption", None))
         item.analyzed_at = timezone.now()
         item.timings = {**dict(analysis.timings), **dict(timings or {})}
-        item.save(update_fields=["analyzed_at", "timings", "updated"])
+        item.save(update_fields=["caption", "caption_phrases", "analyzed_at", "timings", "updated"])
     return True
 
 
@@ -251,6 +252,14 @@ def _delete_files(item: MediaItem) -> None:
                 field.storage.delete(field.name)
             except OSError:
                 logger.warning("could not delete %s", field.name, exc_info=True)
+
+
+def _caption_fields(caption: Any) -> tuple[str, list[dict[str, Any]]]:
+    """``(text, phrases)`` to store from a ``glassbox.caption.Caption`` (or nothing)."""
+    if caption is None:
+        return "", []
+    data = caption.as_dict()
+    return str(data["text"]), list(data["phrases"])
 
 
 def _float32_bytes(values: Any) -> bytes:

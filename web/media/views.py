@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -65,6 +67,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "item": item,
             "overlays": overlays,
+            "caption": caption_view(item.caption, item.caption_phrases),
             "is_owner": item.owner_id == request.user.pk,
             "visibility_form": VisibilityForm(initial={"visibility": item.visibility}),
         },
@@ -143,6 +146,54 @@ def _file_response(field, content_type: str) -> FileResponse:
     except FileNotFoundError as exc:
         raise Http404("No such file.") from exc
     return FileResponse(handle, content_type=content_type)
+
+
+CAPTION_KINDS = ("concept", "text", "count", "position")
+
+
+def caption_view(text: str, phrases: list[dict] | None) -> dict | None:
+    """The caption cut into segments for the template: plain text, or a phrase with its
+    region boxes. Built from the stored offsets, so the template escapes every piece and no
+    markup ever comes from the data. A phrase with bad offsets, overlapping another, or
+    without a usable box is shown as plain text: nothing clickable without evidence."""
+    if not text:
+        return None
+    segments: list[dict] = []
+    regions: list[dict] = []
+    cursor = 0
+    for phrase in phrases or []:
+        try:
+            start, end, kind = int(phrase["start"]), int(phrase["end"]), str(phrase["kind"])
+            boxes = [_box_style(box) for box in phrase.get("boxes") or [] if _is_box(box)]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not (cursor <= start < end <= len(text)) or kind not in CAPTION_KINDS or not boxes:
+            continue
+        if start > cursor:
+            segments.append({"text": text[cursor:start], "phrase": None})
+        index = sum(1 for s in segments if s["phrase"] is not None)
+        ids = [f"caption-region-{index}-{k}" for k in range(len(boxes))]
+        segments.append(
+            {"text": text[start:end], "phrase": index, "kind": kind, "controls": " ".join(ids)}
+        )
+        regions += [
+            {"id": rid, "phrase": index, "kind": kind, "style": style}
+            for rid, style in zip(ids, boxes, strict=True)
+        ]
+        cursor = end
+    if cursor < len(text):
+        segments.append({"text": text[cursor:], "phrase": None})
+    return {"segments": segments, "regions": regions}
+
+
+def _is_box(box) -> bool:
+    """Four finite fractions with ``x0 < x1`` and ``y0 < y1`` (after clamping to [0, 1])."""
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        return False
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return False
+    return min(x1, 1.0) > max(x0, 0.0) and min(y1, 1.0) > max(y0, 0.0)
 
 
 def _box_style(box: list[float] | None) -> str | None:

@@ -36,6 +36,43 @@ class TagSerializer(serializers.ModelSerializer):
         return _absolute(self, reverse("media:tag-heatmap", args=[tag.item_id, tag.pk]))
 
 
+class CaptionPhraseSerializer(serializers.Serializer):
+    start = serializers.IntegerField(help_text="offset of the phrase's first character")
+    end = serializers.IntegerField(help_text="offset just past its last character")
+    kind = serializers.ChoiceField(choices=["concept", "text", "count", "position"])
+    label = serializers.CharField(help_text="== text[start:end]")
+    boxes = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4),
+        help_text="its evidence: regions (x0, y0, x1, y1) as fractions of width and height",
+    )
+    concept_ids = serializers.ListField(child=serializers.IntegerField())
+    line = serializers.IntegerField(allow_null=True, help_text="OCR line, for a text phrase")
+
+
+class CaptionSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    phrases = CaptionPhraseSerializer(many=True)
+
+
+def caption_of(item: MediaItem) -> dict | None:
+    """The stored caption as ``{text, phrases}``; ``None`` before analysis."""
+    if not item.caption:
+        return None
+    phrases = [
+        {
+            "start": p["start"],
+            "end": p["end"],
+            "kind": p["kind"],
+            "label": p["label"],
+            "boxes": p.get("boxes", []),
+            "concept_ids": p.get("concept_ids", []),
+            "line": p.get("line"),
+        }
+        for p in item.caption_phrases or []
+    ]
+    return {"text": item.caption, "phrases": phrases}
+
+
 class MediaBriefSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.get_username", read_only=True)
     url = serializers.SerializerMethodField()
@@ -74,6 +111,7 @@ class MediaBriefSerializer(serializers.ModelSerializer):
 class MediaDetailSerializer(MediaBriefSerializer):
     original_url = serializers.SerializerMethodField()
     tags = TagSerializer(many=True, read_only=True)
+    caption = serializers.SerializerMethodField()
 
     class Meta(MediaBriefSerializer.Meta):
         fields = [
@@ -86,11 +124,16 @@ class MediaDetailSerializer(MediaBriefSerializer):
             "analyzed_at",
             "timings",
             "tags",
+            "caption",
         ]
         read_only_fields = fields
 
     def get_original_url(self, item: MediaItem) -> str:
         return _absolute(self, reverse("media:original", args=[item.pk]))
+
+    @extend_schema_field(CaptionSerializer(allow_null=True))
+    def get_caption(self, item: MediaItem) -> dict | None:
+        return caption_of(item)
 
 
 class MediaUploadSerializer(serializers.Serializer):

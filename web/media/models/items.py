@@ -75,6 +75,12 @@ class MediaItem(models.Model):
     updated = models.DateTimeField(auto_now=True)
     analyzed_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    caption = models.TextField(blank=True, help_text="Grounded caption (plain, untrusted text).")
+    caption_phrases = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{start, end, kind, label, boxes, concept_ids, line}] over caption",
+    )
 
     objects = MediaQuerySet.as_manager()
 

@@ -1,4 +1,4 @@
-// Glassbox UI: upload progress, live status badges, overlay toggles.
+// Glassbox UI: upload progress, live status badges, overlay toggles, caption evidence.
 // Untrusted text (titles, reasons, problem details) is only ever set with textContent.
 (function () {
   "use strict";
@@ -130,6 +130,33 @@
     });
   }
 
+  // Caption phrases: hovering or focusing one shows its evidence boxes on the image; a click
+  // (or Enter/Space: they are buttons) pins them until clicked again.
+  function setupCaption() {
+    const phrases = Array.from(document.querySelectorAll(".caption .phrase"));
+    if (!phrases.length) return;
+    const regions = Array.from(document.querySelectorAll(".stage .phrase-region"));
+    let pinned = null;
+    function show(index) {
+      regions.forEach(function (r) { r.hidden = index === null || r.dataset.phrase !== index; });
+      phrases.forEach(function (p) { p.classList.toggle("active", p.dataset.phrase === index); });
+    }
+    phrases.forEach(function (phrase) {
+      const index = phrase.dataset.phrase;
+      phrase.addEventListener("mouseenter", function () { show(index); });
+      phrase.addEventListener("focus", function () { show(index); });
+      phrase.addEventListener("mouseleave", function () { show(pinned); });
+      phrase.addEventListener("blur", function () { show(pinned); });
+      phrase.addEventListener("click", function () {
+        pinned = pinned === index ? null : index;
+        phrases.forEach(function (p) {
+          p.setAttribute("aria-pressed", p.dataset.phrase === pinned ? "true" : "false");
+        });
+        show(pinned);
+      });
+    });
+  }
+
   function setupConfirm() {
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
@@ -143,6 +170,7 @@
     setupLibraryPolling();
     setupItemPolling();
     setupOverlays();
+    setupCaption();
     setupConfirm();
   });
 })();

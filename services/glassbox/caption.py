@@ -254,6 +254,26 @@ def _main_concepts(
     return units
 
 
+def main_concept(
+    probs: np.ndarray, bank: Bank, rules: CaptionRules = RULES
+) -> tuple[int, np.ndarray] | None:
+    """The concept at the right level of the hierarchy for leaf probabilities ``probs``:
+    ``(concept id, its leaf ids)`` — the top leaf when it is confident, else the smallest
+    broader concept gathering enough of the mass — or ``None``. Shared by captions and tags."""
+    members = np.asarray(bank.members, dtype=bool)
+    none_taken = np.zeros(probs.shape[0], dtype=bool)
+    return _pick(
+        np.asarray(probs, dtype=np.float64),
+        members,
+        members.sum(axis=1),
+        none_taken,
+        rules.leaf_confident,
+        rules.group_mass,
+        bank.names,
+        rules,
+    )
+
+
 def _pick(
     rest: np.ndarray,
     members: np.ndarray,

@@ -79,16 +79,20 @@ class ConceptBank:
         return self.members.astype(np.float64) @ np.asarray(leaf_probs, dtype=np.float64)
 
     def path(self, i: int, depth: int = 2) -> list[int]:
-        """Broader concepts to show above leaf ``i``, most general first: "animal › dog".
+        """Broader concepts to show above concept ``i``, most general first: "animal › dog".
 
         Of all the leaf's kept hypernyms, the ``depth`` most used words win (WordNet's
         SemCor counts: "dog" 42, "animal" 67, "mammal" 3, "canine" 0), because the names
         people use most are the basic-level categories; ties (17 leaves, such as the
         mushrooms, have no counted hypernym at all) go to the broader concept.
         """
-        if not self.is_leaf(i):
-            return []
-        rows = np.flatnonzero(self.members[:, i])
+        if self.is_leaf(i):
+            rows = np.flatnonzero(self.members[:, i])
+        else:  # the broader concepts that strictly contain this one
+            own = self.members[i - self.n_leaves]
+            rows = np.flatnonzero(
+                (self.members[:, own].all(axis=1)) & (self.members.sum(axis=1) > own.sum())
+            )
         sizes = self.members[rows].sum(axis=1)
         ranked = sorted(
             zip(rows, sizes, strict=True),

@@ -70,6 +70,26 @@ def tag_justification(
     return text + "."
 
 
+def group_justification(
+    name: str, prob: float, box: Box | None, leaves: Sequence[tuple[str, float]]
+) -> str:
+    """One line for a broader tag, naming the leaves that carry it, e.g.
+
+    "Tagged dog (87%), carried by Eskimo dog (28%), malamute (26%) and Siberian husky (16%):
+    the evidence concentrates in a region at the bottom-left of the image."
+    """
+    named = [f"{leaf} ({_percent(p)})" for leaf, p in leaves[:3]]
+    text = f"Tagged {name} ({_percent(prob)})"
+    if named:
+        joined = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        text += f", carried by {joined}"
+    if box is not None:
+        where = describe_box(box)
+        verb = "spreads over" if where == "most of the image" else "concentrates in"
+        text += f": the evidence {verb} {where}"
+    return text + "."
+
+
 def format_contributions(contributions: Sequence[tuple[str, float]], limit: int = 3) -> str:
     """ "golden retriever 0.41 + Labrador retriever 0.12 + 3 more 0.05 = 0.58" (largest first).
 

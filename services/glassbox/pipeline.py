@@ -16,9 +16,9 @@ import numpy as np
 
 from glassbox import cam
 from glassbox.cam import Box
-from glassbox.caption import Caption, OcrLine, compose_caption
+from glassbox.caption import Caption, OcrLine, compose_caption, main_concept
 from glassbox.conse import SemanticVector, semantic_vector, softmax
-from glassbox.explain import select_tags, tag_justification
+from glassbox.explain import group_justification, select_tags, tag_justification
 from glassbox.imaging import decode_rgb, inspect_upload, model_input
 
 if TYPE_CHECKING:
@@ -44,6 +44,10 @@ class Concepts(Protocol):
 
     def broader_probs(self, leaf_probs: np.ndarray) -> np.ndarray: ...
 
+    def is_leaf(self, i: int) -> bool: ...
+
+    def path(self, i: int, depth: int = 2) -> list[int]: ...
+
 
 @dataclass(frozen=True)
 class ConceptScore:
@@ -61,6 +65,9 @@ class TagEvidence:
     cam: CamGrid  # the raw 7x7 class activation map
     box: Box | None  # (x0, y0, x1, y1) fractions; None when explanations are off
     justification: str
+    path: list[str] = field(default_factory=list)  # broader names above it: ["animal", "dog"]
+    # the leaves that carry the tag, as {"concept_id", "name", "score"}; itself for a leaf
+    contributing_concepts: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,10 @@ def analyze(
             in_cams, settings.tag_threshold, min(settings.max_tags, len(cam_ids))
         )
     ]
+    group = _group_tag(in_cams, probs, cam_of, bank, aspect, settings.explanations)
+    if group is not None:
+        tags = sorted([group, *tags], key=lambda t: t.score, reverse=True)[: settings.max_tags]
+        cam_of[group.concept_id] = np.asarray(group.cam, dtype=np.float32)
     wanted = [t.concept_id for t in tags] + [int(i) for i in semantic.concept_ids]
     cams = {cid: cam_of[cid].tolist() for cid in dict.fromkeys(wanted)}
     concepts = [ConceptScore(cid, bank.names[cid], float(probs[cid])) for cid in ranked]
@@ -193,7 +204,58 @@ def _tag_evidence(
         bank.names[runner] if runner is not None else None,
         float(probs[runner]) if runner is not None else None,
     )
-    return TagEvidence(cid, bank.names[cid], bank.wnids[cid], prob, grid.tolist(), box, text)
+    return TagEvidence(
+        cid,
+        bank.names[cid],
+        bank.wnids[cid],
+        prob,
+        grid.tolist(),
+        box,
+        text,
+        path=[bank.names[i] for i in bank.path(cid)],
+        contributing_concepts=[{"concept_id": cid, "name": bank.names[cid], "score": prob}],
+    )
+
+
+def _group_tag(
+    in_cams: np.ndarray,
+    probs: np.ndarray,
+    cam_of: dict[int, np.ndarray],
+    bank: Concepts,
+    aspect: tuple[int, int],
+    explanations: bool,
+) -> TagEvidence | None:
+    """The broader tag ("dog") when the probability is spread over its leaves (breeds at
+    28%, 26%, 16%), chosen by the same level rule as the caption. Its score is the broader
+    concept's probability, its CAM the probability-weighted mix of its leaves' CAMs."""
+    choice = main_concept(in_cams, bank)
+    if choice is None or bank.is_leaf(choice[0]):
+        return None
+    cid, leaves = choice
+    leaves = [int(c) for c in leaves if c in cam_of and in_cams[c] > 0]
+    if not leaves:
+        return None
+    score = float(bank.broader_probs(probs)[cid - bank.n_leaves])
+    weights = in_cams[leaves] / in_cams[leaves].sum()
+    grid = np.tensordot(weights, np.stack([cam_of[c] for c in leaves]), axes=1)
+    box = cam.region_box(cam.upsample(grid, _box_grid(aspect))) if explanations else None
+    carried = sorted(((c, float(probs[c])) for c in leaves), key=lambda cp: -cp[1])
+    text = group_justification(
+        bank.names[cid], score, box, [(bank.names[c], p) for c, p in carried]
+    )
+    return TagEvidence(
+        cid,
+        bank.names[cid],
+        bank.wnids[cid],
+        score,
+        grid.astype(np.float32).tolist(),
+        box,
+        text,
+        path=[bank.names[i] for i in bank.path(cid)],
+        contributing_concepts=[
+            {"concept_id": c, "name": bank.names[c], "score": p} for c, p in carried
+        ],
+    )
 
 
 def _box_grid(aspect: tuple[int, int]) -> tuple[int, int]:

@@ -58,7 +58,13 @@ def test_every_sample_photo_is_analysed_tagged_and_explained(analysed):
     dog = items[ids["dog.jpg"]]
     assert not {"vector", "semantic_vector", "embedding", "profile"} & set(dog)
     top = dog["tags"][0]
-    assert 151 <= top["concept_id"] <= 268, top  # an ImageNet dog breed
+    # the breeds share the probability, so the top tag is the broader "dog" they carry
+    assert top["name"] == "dog" and top["path"][0] == "animal", top
+    carriers = top["contributing_concepts"]
+    assert len(carriers) >= 2 and all(151 <= c["concept_id"] <= 268 for c in carriers)
+    assert carriers[0]["name"] in top["justification"]
+    leaf = dog["tags"][1]
+    assert 151 <= leaf["concept_id"] <= 268 and leaf["path"] == ["animal", "dog"], leaf
     assert 0.0 < top["score"] <= 1.0
     x0, y0, x1, y1 = top["box"]
     assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1

@@ -161,6 +161,7 @@ def record_analysis(
                 cam=_as_lists(tag.cam),
                 justification=tag.justification or "",
                 contributing_concepts=list(getattr(tag, "contributing_concepts", None) or []),
+                path=[str(name) for name in getattr(tag, "path", None) or []],
             )
             for rank, tag in enumerate(analysis.tags)
         )

@@ -22,6 +22,7 @@ class TagSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "name",
+            "path",
             "wnid",
             "concept_id",
             "score",

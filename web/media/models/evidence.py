@@ -18,6 +18,9 @@ class Tag(models.Model):
     cam = models.JSONField(help_text="7x7 class activation map")
     justification = models.TextField(blank=True)
     contributing_concepts = models.JSONField(default=list, blank=True)
+    path = models.JSONField(
+        default=list, blank=True, help_text='broader concepts above it: ["animal", "dog"]'
+    )
     rank = models.PositiveSmallIntegerField()
 
     class Meta:

@@ -134,9 +134,7 @@ class Stack:
     def triton(self) -> Service:
         http = self.ports.triton
         root = triton_paths.build_server_root(REPO / "build")
-        argv, env = triton_paths.triton_command(
-            REPO / "model_repository", root, http, http + 1, http + 2
-        )
+        argv, env = triton_paths.triton_command(model_repository(), root, http, http + 1, http + 2)
         # One intra-op thread per model instance: on a small machine the two model processes
         # and the workers otherwise oversubscribe the cores (bench/ingest.py measured 4-8x
         # slower inference with torch's default of one thread per core).
@@ -210,6 +208,14 @@ class Stack:
             port_setting="GLASSBOX_WEB_PORT",
             stop_signal=signal.SIGTERM,
         )
+
+
+def model_repository(environ=os.environ) -> Path:
+    """The Triton repository of ``GLASSBOX_PROFILE``: ``model_repository/`` (offline, the
+    default) or ``model_repository_clip/`` (clip, docs/clip-profile.md)."""
+    from glassbox.profiles import repository_for  # stdlib only: imports no model code
+
+    return repository_for(environ.get("GLASSBOX_PROFILE"), REPO)
 
 
 def test_stack() -> Stack:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
+from glassbox import profiles
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,6 +25,9 @@ class ConfigError(ValueError):
 class Settings:
     # where runtime state lives (media files, SQLite, Milvus Lite data, logs, pid files)
     var_dir: Path = REPO_ROOT / "var"
+    # models: "offline" (MobileNetV2 + MiniLM) or "clip" (CLIP + BLIP, docs/clip-profile.md);
+    # unless GLASSBOX_MODEL_REPOSITORY is set, it picks model_repository or model_repository_clip
+    profile: str = "offline"
     # inference
     triton_url: str = "127.0.0.1:8100"  # Triton HTTP endpoint, host:port
     triton_timeout_s: float = 30.0
@@ -43,6 +48,12 @@ class Settings:
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
     max_image_side: int = 12_000
+
+    def __post_init__(self):
+        if self.profile not in profiles.PROFILES:
+            raise ConfigError(
+                f"GLASSBOX_PROFILE={self.profile!r}: choose one of {', '.join(profiles.PROFILES)}"
+            )
 
     @property
     def concept_bank_path(self) -> Path:
@@ -76,6 +87,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raw = env.get(f"GLASSBOX_{f.name.upper()}")
         if raw is not None and raw != "":
             values[f.name] = _coerce(raw, kinds[str(f.type)], f.name)
+    if "model_repository" not in values and values.get("profile") in profiles.PROFILES:
+        values["model_repository"] = profiles.repository_for(values["profile"], REPO_ROOT)
     return Settings(**values)
 
 

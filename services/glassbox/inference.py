@@ -1,4 +1,5 @@
-"""Client for the Triton models ``image_concepts`` and ``text_embedding`` (HTTP).
+"""Client for the Triton models ``image_concepts``, ``text_embedding``, ``ocr`` and
+``nsfw_detector`` (HTTP).
 
 Nothing connects at import. The tritonclient object is created on first use, one per thread
 (geventhttpclient connections must not be shared across threads), and ``reset()`` drops it,
@@ -20,14 +21,20 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from glassbox.evidence_types import Detection, TextLine
+
 if TYPE_CHECKING:
     from tritonclient.http import InferenceServerClient
 
 IMAGE_MODEL = "image_concepts"
 TEXT_MODEL = "text_embedding"
+OCR_MODEL = "ocr"
+NSFW_MODEL = "nsfw_detector"
 IMAGE_MAX_BATCH = 16
 TEXT_MAX_BATCH = 64
 _IMAGE_OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
+_OCR_OUTPUTS = ("COUNT", "TEXTS", "BOXES", "SCORES")
+_NSFW_OUTPUTS = ("COUNT", "LABELS", "BOXES", "SCORES")
 # HTTP statuses that mean "try again later"; every other 4xx means the request is wrong.
 _RETRYABLE_STATUS = {404, 408, 429}
 _NOT_READY_HINTS = ("not ready", "unavailable", "unknown model", "no available version")
@@ -94,6 +101,18 @@ class InferenceClient:
             ]
         )
 
+    def read_text(self, image: np.ndarray) -> list[TextLine]:
+        """Run ``ocr`` on one RGB uint8 ``[H, W, 3]`` image (any size): its lines of text in
+        reading order, boxes as fractions of width/height (at most 64 lines)."""
+        rows = self._call(lambda: self._infer_evidence(OCR_MODEL, _OCR_OUTPUTS, image))
+        return [TextLine(text=t, box=b, score=s) for t, b, s in rows]
+
+    def detect_nsfw(self, image: np.ndarray) -> list[Detection]:
+        """Run ``nsfw_detector`` on one RGB uint8 ``[H, W, 3]`` image (any size): NudeNet
+        detections scoring ≥ 0.2 by descending score, boxes as fractions (at most 32)."""
+        rows = self._call(lambda: self._infer_evidence(NSFW_MODEL, _NSFW_OUTPUTS, image))
+        return [Detection(label=t, box=b, score=s) for t, b, s in rows]
+
     def ready(self) -> bool:
         """Whether the server is up and ready (never raises)."""
         try:
@@ -138,6 +157,42 @@ class InferenceClient:
         output = InferRequestedOutput("EMBEDDING", binary_data=True)
         result = self._client().infer(TEXT_MODEL, [text], outputs=[output])
         return _output(result, "EMBEDDING").astype(np.float32, copy=False)
+
+    def _infer_evidence(
+        self, model: str, names: tuple[str, ...], image: np.ndarray
+    ) -> list[tuple[str, tuple[float, float, float, float], float]]:
+        """One image through ``ocr`` or ``nsfw_detector``: (text, box, score) per found item."""
+        from tritonclient.http import InferInput, InferRequestedOutput
+
+        if (
+            not isinstance(image, np.ndarray)
+            or image.dtype != np.uint8
+            or image.ndim != 3
+            or image.shape[2] != 3
+            or image.shape[0] == 0
+            or image.shape[1] == 0
+        ):
+            shape = getattr(image, "shape", None)
+            raise InferenceError(
+                f"expected one uint8 [H, W, 3] image, got {getattr(image, 'dtype', type(image))} "
+                f"{shape}"
+            )
+        batch = np.ascontiguousarray(image)[None]
+        tensor = InferInput("IMAGE", list(batch.shape), "UINT8")
+        tensor.set_data_from_numpy(batch, binary_data=True)
+        outputs = [InferRequestedOutput(name, binary_data=True) for name in names]
+        result = self._client().infer(model, [tensor], outputs=outputs)
+        count, items, boxes, scores = (_output(result, name) for name in names)
+        n = int(count.reshape(-1)[0])
+        if not 0 <= n <= items.shape[-1]:
+            raise InferenceError(f"{model} answered COUNT={n} for {items.shape[-1]} slots")
+        rows = []
+        for k in range(n):
+            raw = items[0, k]
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            box = tuple(float(v) for v in boxes[0, k])
+            rows.append((text, box, float(scores[0, k])))
+        return rows
 
     def _call(self, fn: Callable[[], T]) -> T:
         """Run one request, translating transport and server errors into our two kinds."""

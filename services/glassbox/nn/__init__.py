@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-import torch
-
 from glassbox.config import ConfigError
+
+# torch is imported inside the functions that need it: the ONNX models (ocr, nsfw_detector)
+# read the thread setting from here too, and need not pay torch's ~190 MB and seconds.
 
 THREADS_ENV = "GLASSBOX_TORCH_THREADS"
 
@@ -37,6 +38,8 @@ def configure_threads(threads: int | None = None) -> int:
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     threads = max(1, threads)
+    import torch
+
     torch.set_num_threads(threads)
     return threads
 
@@ -44,6 +47,8 @@ def configure_threads(threads: int | None = None) -> int:
 def instance_device(args: Mapping[str, str]) -> str:
     """The torch device for a Triton model instance, from ``initialize``'s ``args``:
     ``cuda:<model_instance_device_id>`` for a GPU instance when CUDA is available, else cpu."""
+    import torch
+
     if args.get("model_instance_kind") == "GPU" and torch.cuda.is_available():
         return f"cuda:{args['model_instance_device_id']}"
     return "cpu"

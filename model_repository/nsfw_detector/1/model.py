@@ -1,0 +1,82 @@
+"""Triton adapter for ``nsfw_detector``: tensors in and out, batching, per-request errors.
+
+The detector lives in ``glassbox.nn.nsfw``; its ONNX file comes from the nudenet wheel, loaded
+here at ``initialize`` (nothing is downloaded).
+"""
+
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+from glassbox.evidence_types import to_fractions
+from glassbox.nn.nsfw import NsfwDetector
+
+
+def _images(request) -> np.ndarray:
+    tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
+    if tensor is None:
+        raise ValueError("input IMAGE is missing")
+    images = tensor.as_numpy()
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+        raise ValueError(f"IMAGE must be uint8 [N, H, W, 3], got {images.dtype} {images.shape}")
+    if images.shape[1] == 0 or images.shape[2] == 0:
+        raise ValueError(f"IMAGE is empty: {images.shape}")
+    return images
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        self.max_detections = int(pb_utils.get_output_config_by_name(config, "LABELS")["dims"][0])
+        self.detector = NsfwDetector()  # onnxruntime threads: GLASSBOX_TORCH_THREADS
+
+    def _pack(self, images: np.ndarray, found: list) -> list:
+        n, height, width = images.shape[:3]
+        k = self.max_detections
+        count = np.zeros((n, 1), dtype=np.int32)
+        labels = np.full((n, k), b"", dtype=np.object_)
+        boxes = np.zeros((n, k, 4), dtype=np.float32)
+        scores = np.zeros((n, k), dtype=np.float32)
+        for i, detections in enumerate(found):
+            detections = detections[:k]  # by descending score: keep the strongest
+            count[i, 0] = len(detections)
+            for j, d in enumerate(detections):
+                labels[i, j] = d.label.encode("utf-8")
+                boxes[i, j] = to_fractions(d.box, width, height)
+                scores[i, j] = d.score
+        return [
+            pb_utils.Tensor("COUNT", count),
+            pb_utils.Tensor("LABELS", labels),
+            pb_utils.Tensor("BOXES", boxes),
+            pb_utils.Tensor("SCORES", scores),
+        ]
+
+    def execute(self, requests):
+        responses = [None] * len(requests)
+        batches, owners = [], []
+        for i, request in enumerate(requests):
+            try:
+                batches.append(_images(request))
+                owners.append(i)
+            except ValueError as exc:
+                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
+        if not owners:
+            return responses
+
+        try:  # one forward pass over every image of every request
+            found = self.detector.detect_many([image for images in batches for image in images])
+        except Exception as exc:  # the whole pass failed: every gathered request learns why
+            for i in owners:
+                responses[i] = pb_utils.InferenceResponse(
+                    error=pb_utils.TritonError(f"nsfw_detector failed: {exc}")
+                )
+            return responses
+
+        start = 0
+        for i, images in zip(owners, batches, strict=True):
+            stop = start + len(images)
+            responses[i] = pb_utils.InferenceResponse(
+                output_tensors=self._pack(images, found[start:stop])
+            )
+            start = stop
+        return responses

@@ -1,0 +1,87 @@
+"""Triton adapter for ``caption`` (clip profile only): tensors in and out, batching,
+per-request errors.
+
+The maths lives in ``glassbox.nn.clip_profile``: BLIP writes the caption, CLIP grounds each
+noun phrase on the patch grid. ``1/blip/`` and ``1/clip/`` (a link to the CLIP weights in
+``image_concepts/1/clip``) were placed by ``infra/bin/fetch-clip-weights``.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+from glassbox.nn import configure_threads, instance_device
+from glassbox.nn.clip_profile import load_captioner
+
+OUTPUTS = ("CAPTION", "PHRASES", "PHRASE_MAPS", "PHRASE_SCORES", "PHRASE_GROUNDED")
+
+
+def _parameter(config, key: str, default: str) -> str:
+    return config.get("parameters", {}).get(key, {}).get("string_value", default)
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        image_cfg = pb_utils.get_input_config_by_name(config, "IMAGE")
+        self.image_shape = tuple(int(d) for d in image_cfg["dims"])
+        out_cfg = {name: pb_utils.get_output_config_by_name(config, name) for name in OUTPUTS}
+        self.dtypes = {
+            name: pb_utils.triton_string_to_numpy(cfg["data_type"]) for name, cfg in out_cfg.items()
+        }
+        map_dims = [int(d) for d in out_cfg["PHRASE_MAPS"]["dims"]]
+        version_dir = Path(args["model_repository"]) / args["model_version"]
+        configure_threads()
+        self.captioner = load_captioner(
+            version_dir,
+            device=instance_device(args),
+            threshold=float(_parameter(config, "grounding_threshold", "0.2")),
+            max_phrases=map_dims[0],
+            max_new_tokens=int(_parameter(config, "max_new_tokens", "30")),
+            num_beams=int(_parameter(config, "num_beams", "1")),
+        )
+        grid = self.captioner.clip.grid
+        if map_dims[1:] != [grid, grid]:
+            raise ValueError(f"PHRASE_MAPS: CLIP's grid is {grid}x{grid}, config says {map_dims}")
+
+    def _images(self, request) -> np.ndarray:
+        tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
+        if tensor is None:
+            raise ValueError("input IMAGE is missing")
+        images = tensor.as_numpy()
+        if images.dtype != np.uint8 or images.shape[1:] != self.image_shape:
+            raise ValueError(f"IMAGE must be uint8 [N, {self.image_shape}], got {images.shape}")
+        return images
+
+    def execute(self, requests):
+        responses = [None] * len(requests)
+        batches, owners = [], []
+        for i, request in enumerate(requests):
+            try:
+                batches.append(self._images(request))
+                owners.append(i)
+            except ValueError as exc:
+                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
+        if not owners:
+            return responses
+
+        try:
+            outputs = self.captioner.run(np.concatenate(batches))
+        except Exception as exc:  # the whole pass failed: every gathered request learns why
+            for i in owners:
+                responses[i] = pb_utils.InferenceResponse(
+                    error=pb_utils.TritonError(f"caption failed: {exc}")
+                )
+            return responses
+
+        start = 0
+        for i, images in zip(owners, batches, strict=True):
+            stop = start + len(images)
+            tensors = [
+                pb_utils.Tensor(name, array[start:stop].astype(self.dtypes[name], copy=False))
+                for name, array in zip(OUTPUTS, outputs, strict=True)
+            ]
+            responses[i] = pb_utils.InferenceResponse(output_tensors=tensors)
+            start = stop
+        return responses

@@ -1,0 +1,83 @@
+"""Triton adapter for ``image_concepts`` under the clip profile: tensors in and out, batching,
+per-request errors.
+
+The maths lives in ``glassbox.nn.clip_profile``; CLIP (``1/clip/``) and the CLIP-encoded
+concept bank (``1/concept_bank.npz``) were placed by ``infra/bin/fetch-clip-weights``.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+from glassbox.nn import configure_threads, instance_device
+from glassbox.nn.clip_profile import load_clip_concepts
+
+OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        image_cfg = pb_utils.get_input_config_by_name(config, "IMAGE")
+        self.image_shape = tuple(int(d) for d in image_cfg["dims"])
+        out_cfg = {name: pb_utils.get_output_config_by_name(config, name) for name in OUTPUTS}
+        self.dtypes = {
+            name: pb_utils.triton_string_to_numpy(cfg["data_type"]) for name, cfg in out_cfg.items()
+        }
+        cam_dims = [int(d) for d in out_cfg["CAMS"]["dims"]]
+        version_dir = Path(args["model_repository"]) / args["model_version"]
+        configure_threads()
+        self.net, _bank = load_clip_concepts(
+            version_dir, top_k=cam_dims[0], device=instance_device(args)
+        )
+        got = {
+            "CONCEPT_LOGITS": [self.net.num_concepts],
+            "POOLED_FEATURES": [self.net.clip.dim],
+            "CAMS": [cam_dims[0], self.net.clip.grid, self.net.clip.grid],
+        }
+        for name, dims in got.items():
+            want = [int(d) for d in out_cfg[name]["dims"]]
+            if dims != want:
+                raise ValueError(f"{name}: the model gives {dims}, config.pbtxt says {want}")
+
+    def _images(self, request) -> np.ndarray:
+        tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
+        if tensor is None:
+            raise ValueError("input IMAGE is missing")
+        images = tensor.as_numpy()
+        if images.dtype != np.uint8 or images.shape[1:] != self.image_shape:
+            raise ValueError(f"IMAGE must be uint8 [N, {self.image_shape}], got {images.shape}")
+        return images
+
+    def execute(self, requests):
+        responses = [None] * len(requests)
+        batches, owners = [], []
+        for i, request in enumerate(requests):
+            try:
+                batches.append(self._images(request))
+                owners.append(i)
+            except ValueError as exc:
+                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
+        if not owners:
+            return responses
+
+        try:
+            outputs = self.net.run(np.concatenate(batches))
+        except Exception as exc:  # the whole pass failed: every gathered request learns why
+            for i in owners:
+                responses[i] = pb_utils.InferenceResponse(
+                    error=pb_utils.TritonError(f"image_concepts failed: {exc}")
+                )
+            return responses
+
+        start = 0
+        for i, images in zip(owners, batches, strict=True):
+            stop = start + len(images)
+            tensors = [
+                pb_utils.Tensor(name, array[start:stop].astype(self.dtypes[name], copy=False))
+                for name, array in zip(OUTPUTS, outputs, strict=True)
+            ]
+            responses[i] = pb_utils.InferenceResponse(output_tensors=tensors)
+            start = stop
+        return responses

@@ -1,0 +1,72 @@
+"""Triton adapter for ``text_embedding`` under the clip profile: tensors in and out, batching,
+per-request errors.
+
+The maths lives in ``glassbox.nn.clip_profile``; ``1/clip/`` (a link to the CLIP weights in
+``image_concepts/1/clip``) was placed by ``infra/bin/fetch-clip-weights``.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+from glassbox.nn import configure_threads, instance_device
+from glassbox.nn.clip_profile import load_clip_text
+
+
+def _decode(request) -> list[str]:
+    tensor = pb_utils.get_input_tensor_by_name(request, "TEXT")
+    if tensor is None:
+        raise ValueError("input TEXT is missing")
+    texts = []
+    for item in tensor.as_numpy().reshape(-1):
+        raw = item if isinstance(item, bytes) else str(item).encode()
+        try:
+            texts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"TEXT is not valid UTF-8: {exc}") from exc
+    return texts
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        out_cfg = pb_utils.get_output_config_by_name(config, "EMBEDDING")
+        self.dim = int(out_cfg["dims"][0])
+        self.dtype = pb_utils.triton_string_to_numpy(out_cfg["data_type"])
+        version_dir = Path(args["model_repository"]) / args["model_version"]
+        configure_threads()
+        self.encoder = load_clip_text(version_dir, device=instance_device(args))
+        if self.encoder.dim != self.dim:
+            raise ValueError(f"CLIP gives {self.encoder.dim}-d vectors, config says {self.dim}")
+
+    def execute(self, requests):
+        responses = [None] * len(requests)
+        batches, owners = [], []
+        for i, request in enumerate(requests):
+            try:
+                batches.append(_decode(request))
+                owners.append(i)
+            except ValueError as exc:
+                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
+        if not owners:
+            return responses
+
+        try:
+            embeddings = self.encoder.encode([text for texts in batches for text in texts])
+        except Exception as exc:  # the whole pass failed: every gathered request learns why
+            for i in owners:
+                responses[i] = pb_utils.InferenceResponse(
+                    error=pb_utils.TritonError(f"text_embedding failed: {exc}")
+                )
+            return responses
+
+        start = 0
+        for i, texts in zip(owners, batches, strict=True):
+            stop = start + len(texts)
+            out = np.ascontiguousarray(embeddings[start:stop], dtype=self.dtype)
+            responses[i] = pb_utils.InferenceResponse(
+                output_tensors=[pb_utils.Tensor("EMBEDDING", out)]
+            )
+            start = stop
+        return responses

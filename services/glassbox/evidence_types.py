@@ -1,0 +1,63 @@
+"""What the ``ocr`` and ``nsfw_detector`` models find in an image (stdlib only).
+
+Shared by ``glassbox.nn`` (models' environment, boxes in pixels) and
+``glassbox.inference`` (app environment, boxes as fractions of width and height), so the web
+app and the worker can import it without torch or onnxruntime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Box = tuple[float, float, float, float]  # (x0, y0, x1, y1), x0 <= x1 and y0 <= y1
+
+# NudeNet labels that make an image explicit; the other *_EXPOSED labels (feet, armpits,
+# belly, male breast) are ordinary on beach or sports photos.
+EXPLICIT_LABELS = frozenset(
+    {
+        "FEMALE_GENITALIA_EXPOSED",
+        "MALE_GENITALIA_EXPOSED",
+        "FEMALE_BREAST_EXPOSED",
+        "BUTTOCKS_EXPOSED",
+        "ANUS_EXPOSED",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text read by OCR."""
+
+    text: str
+    box: Box  # pixels from glassbox.nn.ocr; fractions of width/height from InferenceClient
+    score: float  # recogniser confidence in [0, 1]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One NudeNet detection, e.g. ``FACE_FEMALE`` or ``BUTTOCKS_EXPOSED``."""
+
+    label: str
+    box: Box  # pixels from glassbox.nn.nsfw; fractions of width/height from InferenceClient
+    score: float  # detector confidence in [0, 1]
+
+    @property
+    def exposed(self) -> bool:
+        """Whether the label names an exposed body part (``*_EXPOSED``)."""
+        return self.label.endswith("_EXPOSED")
+
+    @property
+    def explicit(self) -> bool:
+        """Whether the label is one of :data:`EXPLICIT_LABELS`."""
+        return self.label in EXPLICIT_LABELS
+
+
+def to_fractions(box: Box, width: int, height: int) -> Box:
+    """A pixel box as fractions of the image's width and height, clipped to [0, 1]."""
+    x0, y0, x1, y1 = box
+    w, h = float(max(width, 1)), float(max(height, 1))
+
+    def clip(v: float) -> float:
+        return min(max(v, 0.0), 1.0)
+
+    return (clip(x0 / w), clip(y0 / h), clip(x1 / w), clip(y1 / h))

@@ -153,3 +153,23 @@ def _largest_component_bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
     best = max(area, key=lambda r: area[r])
     top, left, bottom, right = bounds[best]
     return top, left, bottom, right
+
+
+def box_grid(box: Sequence[float], shape: tuple[int, int]) -> np.ndarray:
+    """A map on a ``shape`` grid holding the fraction of each cell that ``box``
+    (x0, y0, x1, y1 as fractions) covers: the heat map of a read line of text."""
+    rows, cols = shape
+    x0, y0, x1, y1 = (min(max(float(v), 0.0), 1.0) for v in box)
+    xs = np.clip(
+        (np.minimum(np.arange(1, cols + 1) / cols, x1) - np.maximum(np.arange(cols) / cols, x0))
+        * cols,
+        0,
+        1,
+    )
+    ys = np.clip(
+        (np.minimum(np.arange(1, rows + 1) / rows, y1) - np.maximum(np.arange(rows) / rows, y0))
+        * rows,
+        0,
+        1,
+    )
+    return np.outer(ys, xs).astype(np.float32)

@@ -44,6 +44,12 @@ class Settings:
     conse_broader_top: int = 8  # broader concepts (hypernyms) mixed in as well
     conse_broader_weight: float = 0.25  # their weight relative to their aggregated probability
     explanations: bool = True  # render heat maps and regions per tag
+    ocr: bool = True  # read text with the ocr model; lines are evidence and join the vector
+    ocr_max_side: int = 1280  # the image is shrunk to this longest side before OCR
+    ocr_min_score: float = 0.8  # lines below this recogniser confidence are not used
+    ocr_text_weight: float = 0.5  # a read line's weight in the semantic vector, times its score
+    nsfw: bool = True  # run the nsfw_detector model
+    nsfw_threshold: float = 0.5  # detections at or above it are reported
     # uploads
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding

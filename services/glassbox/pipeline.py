@@ -23,16 +23,27 @@ from glassbox.imaging import decode_rgb, inspect_upload, model_input
 
 if TYPE_CHECKING:
     from glassbox.config import Settings
+    from glassbox.evidence_types import Detection, TextLine
     from glassbox.inference import ConceptOutput
 
 # Longest side of the heat map a region box is measured on.
 _BOX_RESOLUTION = 112
+# Most read lines that join an image's semantic vector.
+_MAX_TEXT_TERMS = 8
 
 CamGrid = list[list[float]]
 
 
 class ConceptModel(Protocol):
+    """What the pipeline needs from Triton (``glassbox.inference.InferenceClient``)."""
+
     def analyze_images(self, batch: np.ndarray) -> ConceptOutput: ...
+
+    def read_text(self, image: np.ndarray) -> list[TextLine]: ...  # when settings.ocr
+
+    def detect_nsfw(self, image: np.ndarray) -> list[Detection]: ...  # when settings.nsfw
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...  # for read text
 
 
 class Concepts(Protocol):
@@ -81,6 +92,11 @@ class Analysis:
     appearance: list[float]  # pooled backbone features
     timings: dict[str, float] = field(default_factory=dict)  # decode, infer, explain (ms)
     caption: Caption = field(default_factory=Caption)  # grounded caption (glassbox.caption)
+    text_lines: list[TextLine] = field(default_factory=list)  # OCR, boxes as fractions
+    # the read lines that joined the semantic vector: {"text", "box", "score", "embedding"},
+    # in the order of semantic.text_weights; their heat maps are cams["t<index>"]
+    text_terms: list[dict] = field(default_factory=list)
+    nsfw: list[Detection] = field(default_factory=list)  # at or above settings.nsfw_threshold
 
 
 def analyze(
@@ -88,12 +104,12 @@ def analyze(
     client: ConceptModel,
     bank: Concepts,
     settings: Settings,
-    text_lines: Sequence[OcrLine] = (),
+    text_lines: Sequence[OcrLine] | None = None,
 ) -> Analysis:
     """Analyse one image upload. Raises ``InvalidMedia`` or the client's ``InferenceFailure``.
 
-    ``text_lines`` are OCR lines ``(text, box, score)`` (box in fractions of width and height)
-    for the caption to quote, if any.
+    ``text_lines`` are OCR lines ``(text, box, score)`` (box in fractions of width and height);
+    by default they are read with the client's ``ocr`` model when ``settings.ocr`` is on.
     """
     started = time.perf_counter()
     inspect_upload(data, settings)
@@ -103,6 +119,15 @@ def analyze(
 
     out = client.analyze_images(batch)
     inferred = time.perf_counter()
+    if text_lines is None:
+        text_lines = client.read_text(_shrunk(image, settings.ocr_max_side)) if settings.ocr else []
+    text_lines = list(text_lines)
+    nsfw = []
+    if settings.nsfw:
+        found = client.detect_nsfw(_shrunk(image, settings.ocr_max_side))
+        nsfw = [d for d in found if d.score >= settings.nsfw_threshold]
+    text_terms = _text_terms(client, text_lines, settings)
+    read = time.perf_counter()
 
     probs = softmax(out.logits[0])
     cam_ids = [int(i) for i in out.cam_indices[0]]
@@ -124,6 +149,10 @@ def analyze(
         broader,
         settings.conse_broader_top,
         settings.conse_broader_weight,
+        texts=np.array([t["embedding"] for t in text_terms]).reshape(len(text_terms), -1)
+        if text_terms
+        else None,
+        text_mass=np.array([settings.ocr_text_weight * t["score"] for t in text_terms]),
     )
     for cid in semantic.concept_ids[top:]:
         leaves = [c for c in cam_ids if bank.members[cid - bank.n_leaves, c]]
@@ -143,7 +172,10 @@ def analyze(
         tags = sorted([group, *tags], key=lambda t: t.score, reverse=True)[: settings.max_tags]
         cam_of[group.concept_id] = np.asarray(group.cam, dtype=np.float32)
     wanted = [t.concept_id for t in tags] + [int(i) for i in semantic.concept_ids]
-    cams = {cid: cam_of[cid].tolist() for cid in dict.fromkeys(wanted)}
+    cams: dict[int | str, CamGrid] = {cid: cam_of[cid].tolist() for cid in dict.fromkeys(wanted)}
+    grid_shape = next(iter(cam_of.values())).shape
+    for j, term in enumerate(text_terms):
+        cams[f"t{j}"] = cam.box_grid(term["box"], grid_shape).tolist()
     concepts = [ConceptScore(cid, bank.names[cid], float(probs[cid])) for cid in ranked]
     caption = compose_caption(
         {cid: float(probs[cid]) for cid in cam_ids},
@@ -165,10 +197,40 @@ def analyze(
         timings={
             "decode": _ms(started, decoded),
             "infer": _ms(decoded, inferred),
-            "explain": _ms(inferred, explained),
+            "read": _ms(inferred, read),
+            "explain": _ms(read, explained),
         },
         caption=caption,
+        text_lines=text_lines,
+        text_terms=text_terms,
+        nsfw=nsfw,
     )
+
+
+def _shrunk(image, max_side: int) -> np.ndarray:
+    """The image as RGB uint8, its longest side at most ``max_side`` (boxes come back as
+    fractions, so they fit the original)."""
+    scale = max_side / max(image.width, image.height)
+    if scale < 1:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _text_terms(client: ConceptModel, lines: Sequence[OcrLine], settings: Settings) -> list[dict]:
+    """The confident, wordy read lines, embedded in the text space to join the vector."""
+    kept = []
+    for line in lines:
+        text, box, score = (line.text, line.box, line.score) if hasattr(line, "text") else line
+        if score >= settings.ocr_min_score and sum(ch.isalnum() for ch in text) >= 2:
+            kept.append({"text": text, "box": [float(v) for v in box], "score": float(score)})
+    kept = kept[:_MAX_TEXT_TERMS]
+    if not kept:
+        return []
+    vectors = client.embed_texts([k["text"] for k in kept])
+    for k, vector in zip(kept, vectors, strict=True):
+        k["embedding"] = [float(v) for v in vector]
+    return kept
 
 
 def heatmap_for(

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from glassbox.concepts import ConceptBank
 from glassbox.config import Settings
+from glassbox.evidence_types import Detection, TextLine
 from glassbox.imaging import InvalidMedia
 from glassbox.inference import ConceptOutput
 from glassbox.pipeline import analyze, heatmap_for
@@ -42,8 +43,25 @@ class FakeConceptModel:
     """Deterministic stand-in for Triton's image_concepts that honours the CAM identity:
     CAMS[k].mean() + CAM_BIAS[k] == CONCEPT_LOGITS[CAM_INDICES[k]]."""
 
-    def __init__(self) -> None:
+    def __init__(self, lines=(), detections=()) -> None:
         self.calls: list[np.ndarray] = []
+        self.lines = list(lines)  # what "ocr" reads
+        self.detections = list(detections)  # what "nsfw_detector" finds
+        self.read: list[np.ndarray] = []
+        self.embedded: list[str] = []
+
+    def read_text(self, image: np.ndarray) -> list[TextLine]:
+        self.read.append(image)
+        return self.lines
+
+    def detect_nsfw(self, image: np.ndarray) -> list[Detection]:
+        return self.detections
+
+    def embed_texts(self, texts) -> np.ndarray:
+        self.embedded.extend(texts)
+        rng = np.random.default_rng(len(self.embedded))
+        e = rng.normal(size=(len(texts), DIM)).astype(np.float32)
+        return e / np.linalg.norm(e, axis=1, keepdims=True)
 
     def analyze_images(self, batch: np.ndarray) -> ConceptOutput:
         self.calls.append(batch)
@@ -131,7 +149,7 @@ def test_without_explanations_tags_keep_cams_but_have_no_box() -> None:
 
 def test_timings_and_appearance_are_reported() -> None:
     result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
-    assert set(result.timings) == {"decode", "infer", "explain"}
+    assert set(result.timings) == {"decode", "infer", "read", "explain"}
     assert all(ms >= 0 for ms in result.timings.values())
     assert len(result.appearance) == 1280
 
@@ -187,3 +205,40 @@ def test_the_caption_quotes_the_ocr_lines_it_is_given() -> None:
     result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS, text_lines=lines)
     assert result.caption.text == 'A concept 7 with the text "OPEN 24 HOURS".'
     assert result.caption.phrases[-1].evidence.boxes == ((0.5, 0.1, 0.9, 0.2),)
+
+
+def test_read_text_is_evidence_and_joins_the_vector_as_exact_terms() -> None:
+    lines = [
+        TextLine("OPEN 24 HOURS", (0.1, 0.1, 0.6, 0.3), 0.97),
+        TextLine("~", (0.7, 0.7, 0.8, 0.8), 0.99),  # not a word: evidence, not a term
+        TextLine("blurry", (0.2, 0.6, 0.4, 0.7), 0.41),  # not confident enough
+    ]
+    client = FakeConceptModel(lines=lines)
+    bank = make_bank()
+    result = analyze(jpeg(1200, 2400), client, bank, SETTINGS)
+    assert max(client.read[0].shape[:2]) == SETTINGS.ocr_max_side  # shrunk before OCR
+    assert result.text_lines == lines
+    assert [t["text"] for t in result.text_terms] == ["OPEN 24 HOURS"]
+    sem = result.semantic
+    rebuilt = sem.weights @ bank.embeddings[sem.concept_ids] + sem.text_weights @ np.array(
+        [t["embedding"] for t in result.text_terms]
+    )
+    np.testing.assert_allclose(rebuilt, sem.vector, atol=1e-5)
+    heat = np.array(result.cams["t0"])
+    assert heat[1, 1] > 0 and heat[6, 6] == 0  # the line's box, top-left
+    assert "OPEN 24 HOURS" in result.caption.text
+
+
+def test_only_confident_sensitive_content_detections_are_reported() -> None:
+    found = [
+        Detection("FACE_FEMALE", (0.1, 0.1, 0.2, 0.2), 0.9),
+        Detection("BELLY_EXPOSED", (0.3, 0.3, 0.5, 0.5), 0.3),
+    ]
+    result = analyze(jpeg(), FakeConceptModel(detections=found), make_bank(), SETTINGS)
+    assert [d.label for d in result.nsfw] == ["FACE_FEMALE"]
+
+
+def test_with_ocr_and_nsfw_off_neither_model_is_called() -> None:
+    client = FakeConceptModel(lines=[TextLine("HELLO", (0, 0, 1, 1), 1.0)])
+    result = analyze(jpeg(), client, make_bank(), replace(SETTINGS, ocr=False, nsfw=False))
+    assert client.read == [] and result.text_lines == [] and result.text_terms == []

@@ -172,15 +172,44 @@ def record_analysis(
                 "vector": _float32_bytes(semantic.vector),
                 "concept_ids": [int(c) for c in semantic.concept_ids],
                 "weights": [float(w) for w in semantic.weights],
-                "cams": {str(int(c)): _as_lists(cam) for c, cam in analysis.cams.items()},
+                "cams": {str(c): _as_lists(cam) for c, cam in analysis.cams.items()},
                 "appearance": _float32_bytes(analysis.appearance),
+                "text_terms": [
+                    {**term, "weight": float(w)}
+                    for term, w in zip(
+                        getattr(analysis, "text_terms", []),
+                        getattr(semantic, "text_weights", []),
+                        strict=True,
+                    )
+                ],
             },
         )
         item.caption, item.caption_phrases = _caption_fields(getattr(analysis, "caption", None))
+        item.text_lines = [_evidence(line, "text") for line in getattr(analysis, "text_lines", [])]
+        item.nsfw = [_evidence(found, "label") for found in getattr(analysis, "nsfw", [])]
         item.analyzed_at = timezone.now()
         item.timings = {**dict(analysis.timings), **dict(timings or {})}
-        item.save(update_fields=["caption", "caption_phrases", "analyzed_at", "timings", "updated"])
+        item.save(
+            update_fields=[
+                "caption",
+                "caption_phrases",
+                "text_lines",
+                "nsfw",
+                "analyzed_at",
+                "timings",
+                "updated",
+            ]
+        )
     return True
+
+
+def _evidence(found, name_field: str) -> dict:
+    """A read line or a detection as stored JSON: its text or label, box and score."""
+    return {
+        name_field: str(getattr(found, name_field)),
+        "box": [round(float(v), 4) for v in found.box],
+        "score": round(float(found.score), 4),
+    }
 
 
 def mark_indexed(item_id: int, timings: Mapping[str, float] | None = None) -> None:

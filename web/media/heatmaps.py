@@ -13,15 +13,15 @@ from .models import MediaItem, SemanticProfile, Tag
 
 OVERLAY_SIDE = 448
 MAX_TERMS = 16
-_TERM = re.compile(r"^(\d{1,5}):(-?\d{1,6}(?:\.\d{1,8})?(?:[eE]-?\d{1,2})?)$")
+_TERM = re.compile(r"^(t?\d{1,5}):(-?\d{1,6}(?:\.\d{1,8})?(?:[eE]-?\d{1,2})?)$")
 
 
 class BadHeatmapParameter(ValueError):
-    """The ``c`` parameter is not ``<concept_id>:<weight>[,...]``."""
+    """The ``c`` parameter is not ``<concept_id>:<weight>[,...]`` (``t<i>`` names read text)."""
 
 
-def parse_terms(raw: str | None) -> list[tuple[int, float]]:
-    """Parse ``"207:0.41,208:0.12"`` into ``[(207, 0.41), (208, 0.12)]``."""
+def parse_terms(raw: str | None) -> list[tuple[int | str, float]]:
+    """Parse ``"207:0.41,t0:0.12"`` into ``[(207, 0.41), ("t0", 0.12)]``."""
     if raw is None or not raw.strip():
         raise BadHeatmapParameter("c is required: comma-separated <concept_id>:<weight> pairs")
     parts = raw.split(",")
@@ -35,7 +35,8 @@ def parse_terms(raw: str | None) -> list[tuple[int, float]]:
         weight = float(match.group(2))
         if not math.isfinite(weight):
             raise BadHeatmapParameter("c weights must be finite numbers")
-        terms.append((int(match.group(1)), weight))
+        key = match.group(1)
+        terms.append((key if key.startswith("t") else int(key), weight))
     return terms
 
 

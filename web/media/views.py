@@ -68,6 +68,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "item": item,
             "overlays": overlays,
             "caption": caption_view(item.caption, item.caption_phrases),
+            "evidence": evidence_view(item),
             "is_owner": item.owner_id == request.user.pk,
             "visibility_form": VisibilityForm(initial={"visibility": item.visibility}),
         },
@@ -184,6 +185,32 @@ def caption_view(text: str, phrases: list[dict] | None) -> dict | None:
     if cursor < len(text):
         segments.append({"text": text[cursor:], "phrase": None})
     return {"segments": segments, "regions": regions}
+
+
+def evidence_view(item: MediaItem) -> dict:
+    """Read text and sensitive-content detections as lists of (label, score, region), each
+    a button that shows its box on the image like a caption phrase (ids ``line-<i>`` and
+    ``nsfw-<i>``). Entries without a usable box are listed without a button."""
+
+    def entries(rows, prefix: str, name_field: str) -> list[dict]:
+        out = []
+        for i, row in enumerate(rows or []):
+            box = row.get("box") if isinstance(row, dict) else None
+            usable = _is_box(box) if box is not None else False
+            out.append(
+                {
+                    "label": str(row.get(name_field, "")) if isinstance(row, dict) else "",
+                    "score": row.get("score") if isinstance(row, dict) else None,
+                    "phrase": f"{prefix}-{i}" if usable else None,
+                    "style": _box_style(box) if usable else None,
+                }
+            )
+        return out
+
+    return {
+        "lines": entries(item.text_lines, "line", "text"),
+        "nsfw": entries(item.nsfw, "nsfw", "label"),
+    }
 
 
 def _is_box(box) -> bool:

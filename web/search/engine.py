@@ -39,9 +39,16 @@ class SearchQueryError(ValueError):
 
 @dataclass(frozen=True)
 class Contribution:
-    concept_id: int
-    concept: str
+    concept_id: int | None  # None for a line of text read in the image
+    concept: str  # the concept's name, or the read text in quotes
     value: float
+    text_index: int | None = None  # which read line (SemanticProfile.text_terms)
+    box: list[float] | None = None  # where that line is, as fractions
+
+    @property
+    def key(self) -> str:
+        """Its name in a heat-map request: the concept id, or ``t<index>`` for read text."""
+        return f"t{self.text_index}" if self.text_index is not None else str(self.concept_id)
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,18 @@ def _explain(query: str, vector: np.ndarray, item: MediaItem, score: float, bank
         Contribution(concept_id=cid, concept=str(bank.names[cid]), value=value)
         for cid, value in pairs
     ]
+    terms = profile.text_terms or []
+    if terms:
+        values = conse.text_contributions(
+            vector,
+            np.array([t["embedding"] for t in terms], dtype=np.float64),
+            np.array([t["weight"] for t in terms], dtype=np.float64),
+        )
+        contributions += [
+            Contribution(None, f"“{t['text']}”", v, text_index=j, box=list(t["box"]))
+            for j, (t, v) in enumerate(zip(terms, values, strict=True))
+        ]
+        contributions.sort(key=lambda c: c.value, reverse=True)
     positive = [c for c in contributions if c.value > 0][:HEATMAP_TERMS]
     return Result(
         item=item,
@@ -147,5 +166,5 @@ def _explain(query: str, vector: np.ndarray, item: MediaItem, score: float, bank
 def heatmap_url(item_id: int, contributions: list[Contribution]) -> str:
     """The query-conditioned heat map: positive contributions as CAM weights."""
     path = reverse("media:heatmap", args=[item_id])
-    terms = ",".join(f"{c.concept_id}:{c.value:.4f}" for c in contributions) or "0:0"
+    terms = ",".join(f"{c.key}:{c.value:.4f}" for c in contributions) or "0:0"
     return f"{path}?{urlencode({'c': terms}, safe=':,')}"

@@ -109,10 +109,24 @@ class MediaBriefSerializer(serializers.ModelSerializer):
         return _absolute(self, reverse("media:thumbnail", args=[item.pk]))
 
 
+class TextLineSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="what OCR read (untrusted text)")
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
+    score = serializers.FloatField()
+
+
+class DetectionSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="NudeNet label, e.g. FACE_FEMALE")
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
+    score = serializers.FloatField()
+
+
 class MediaDetailSerializer(MediaBriefSerializer):
     original_url = serializers.SerializerMethodField()
     tags = TagSerializer(many=True, read_only=True)
     caption = serializers.SerializerMethodField()
+    text_lines = TextLineSerializer(many=True, read_only=True)
+    nsfw = DetectionSerializer(many=True, read_only=True)
 
     class Meta(MediaBriefSerializer.Meta):
         fields = [
@@ -126,6 +140,8 @@ class MediaDetailSerializer(MediaBriefSerializer):
             "timings",
             "tags",
             "caption",
+            "text_lines",
+            "nsfw",
         ]
         read_only_fields = fields
 

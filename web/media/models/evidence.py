@@ -44,9 +44,15 @@ class SemanticProfile(models.Model):
     weights = models.JSONField(default=list)
     cams = models.JSONField(default=dict, help_text="{concept_id: 7x7 map}")
     appearance = models.BinaryField(blank=True, default=b"")
+    text_terms = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="read lines in the vector: [{text, box, weight, embedding}]",
+    )
 
     def vector_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.vector), dtype="<f4")
 
-    def cam_for(self, concept_id: int) -> list[list[float]] | None:
+    def cam_for(self, concept_id: int | str) -> list[list[float]] | None:
+        """The stored map of a concept id, or of read text ``"t<index>"``."""
         return self.cams.get(str(concept_id))

@@ -75,6 +75,12 @@ class MediaItem(models.Model):
     updated = models.DateTimeField(auto_now=True)
     analyzed_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    text_lines = models.JSONField(
+        default=list, blank=True, help_text="OCR: [{text, box, score}], box as fractions"
+    )
+    nsfw = models.JSONField(
+        default=list, blank=True, help_text="nsfw_detector: [{label, box, score}] above threshold"
+    )
     caption = models.TextField(blank=True, help_text="Grounded caption (plain, untrusted text).")
     caption_phrases = models.JSONField(
         default=list,

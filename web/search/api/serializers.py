@@ -10,9 +10,16 @@ class SearchQuerySerializer(serializers.Serializer):
 
 
 class ContributionSerializer(serializers.Serializer):
-    concept_id = serializers.IntegerField()
-    concept = serializers.CharField()
+    concept_id = serializers.IntegerField(allow_null=True, help_text="null for read text")
+    concept = serializers.CharField(help_text="concept name, or the read text in quotes")
     value = serializers.FloatField()
+    text_index = serializers.IntegerField(allow_null=True, required=False)
+    box = serializers.ListField(
+        child=serializers.FloatField(),
+        allow_null=True,
+        required=False,
+        help_text="for read text: where it is, (x0, y0, x1, y1) as fractions",
+    )
 
 
 class ResultSerializer(serializers.Serializer):

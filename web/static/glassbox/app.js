@@ -133,7 +133,7 @@
   // Caption phrases: hovering or focusing one shows its evidence boxes on the image; a click
   // (or Enter/Space: they are buttons) pins them until clicked again.
   function setupCaption() {
-    const phrases = Array.from(document.querySelectorAll(".caption .phrase"));
+    const phrases = Array.from(document.querySelectorAll(".caption .phrase, .evidence-list .phrase"));
     if (!phrases.length) return;
     const regions = Array.from(document.querySelectorAll(".stage .phrase-region"));
     let pinned = null;

@@ -90,6 +90,16 @@ def group_justification(
     return text + "."
 
 
+def counterfactual_sentence(entry: dict) -> str:
+    """ "Masking this region drops the score from 91% to 7%." (or "raises", or "leaves")."""
+    before, after = entry["before"], entry["after"]
+    if abs(before - after) < 0.005:
+        verb = "leaves the score at"
+        return f"Masking this region {verb} {_percent(before)}."
+    verb = "drops" if after < before else "raises"
+    return f"Masking this region {verb} the score from {_percent(before)} to {_percent(after)}."
+
+
 def format_contributions(contributions: Sequence[tuple[str, float]], limit: int = 3) -> str:
     """ "golden retriever 0.41 + Labrador retriever 0.12 + 3 more 0.05 = 0.58" (largest first).
 

@@ -90,7 +90,7 @@ def jpeg(width: int = 300, height: int = 200) -> bytes:
     return out.getvalue()
 
 
-SETTINGS = replace(Settings(), tag_threshold=0.10, max_tags=5, conse_top=8)
+SETTINGS = replace(Settings(), tag_threshold=0.10, max_tags=5, conse_top=8, faithfulness="off")
 
 
 def test_the_model_receives_the_whole_image_at_the_configured_size() -> None:
@@ -242,3 +242,69 @@ def test_with_ocr_and_nsfw_off_neither_model_is_called() -> None:
     client = FakeConceptModel(lines=[TextLine("HELLO", (0, 0, 1, 1), 1.0)])
     result = analyze(jpeg(), client, make_bank(), replace(SETTINGS, ocr=False, nsfw=False))
     assert client.read == [] and result.text_lines == [] and result.text_terms == []
+
+
+class BrightCornerModel(FakeConceptModel):
+    """Concept 7's logit grows with the brightness of the image's top-left quarter, where
+    its CAM points: masking that region must lower its score."""
+
+    def analyze_images(self, batch: np.ndarray) -> ConceptOutput:
+        out = super().analyze_images(batch)
+        h, w = batch.shape[1:3]
+        corner = batch[:, : h // 2, : w // 2].mean(axis=(1, 2, 3)) / 255.0
+        logits = out.logits.copy()
+        logits[:, 7] = 8.0 * corner
+        cams = out.cams.copy()
+        k = int(np.flatnonzero(out.cam_indices[0] == 7)[0])
+        cams[:, k] = 0.0
+        cams[:, k, :3, :3] = 10.0  # the evidence: the top-left quarter
+        bias = logits[:, 7] - cams[:, k].mean(axis=(1, 2))
+        cam_bias = out.cam_bias.copy()
+        cam_bias[:, k] = bias
+        return replace(out, logits=logits, cams=cams, cam_bias=cam_bias)
+
+
+def bright_corner_jpeg() -> bytes:
+    img = Image.new("RGB", (300, 300), (10, 10, 10))
+    img.paste((250, 250, 250), (0, 0, 150, 150))
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_masking_a_tags_region_is_reported_and_named_in_its_justification() -> None:
+    settings = replace(SETTINGS, faithfulness="sampled", faithfulness_sample=0.0)
+    result = analyze(bright_corner_jpeg(), BrightCornerModel(), make_bank(), settings)
+    top = result.tags[0]
+    assert top.concept_id == 7
+    assert set(top.faithfulness) == {"before", "after"}  # not in the measured share
+    assert top.faithfulness["after"] < top.faithfulness["before"] - 0.2
+    assert "Masking this region drops the score from" in top.justification
+
+
+def test_measured_items_get_deletion_and_insertion_aucs_that_beat_random_order() -> None:
+    settings = replace(SETTINGS, faithfulness="always", faithfulness_steps=8)
+    result = analyze(bright_corner_jpeg(), BrightCornerModel(), make_bank(), settings)
+    f = result.tags[0].faithfulness
+    assert 0.0 <= f["deletion_auc"] < f["random_deletion_auc"] <= 1.0
+    assert 1.0 >= f["insertion_auc"] > f["random_insertion_auc"] >= 0.0
+
+
+def test_the_measured_share_is_decided_by_the_file_so_a_retry_decides_alike() -> None:
+    settings = replace(SETTINGS, faithfulness="sampled", faithfulness_sample=0.5)
+    decided = {
+        bool(
+            "deletion_auc"
+            in analyze(bright_corner_jpeg(), BrightCornerModel(), make_bank(), settings)
+            .tags[0]
+            .faithfulness
+        )
+        for _ in range(3)
+    }
+    assert len(decided) == 1
+
+
+def test_faithfulness_off_adds_nothing() -> None:
+    result = analyze(bright_corner_jpeg(), BrightCornerModel(), make_bank(), SETTINGS)
+    assert all(t.faithfulness is None for t in result.tags)
+    assert "Masking" not in result.tags[0].justification

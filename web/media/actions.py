@@ -162,6 +162,7 @@ def record_analysis(
                 justification=tag.justification or "",
                 contributing_concepts=list(getattr(tag, "contributing_concepts", None) or []),
                 path=[str(name) for name in getattr(tag, "path", None) or []],
+                faithfulness=getattr(tag, "faithfulness", None),
             )
             for rank, tag in enumerate(analysis.tags)
         )

@@ -30,6 +30,7 @@ class TagSerializer(serializers.ModelSerializer):
             "box",
             "justification",
             "contributing_concepts",
+            "faithfulness",
         ]
         read_only_fields = fields
 

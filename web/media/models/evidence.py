@@ -21,6 +21,11 @@ class Tag(models.Model):
     path = models.JSONField(
         default=list, blank=True, help_text='broader concepts above it: ["animal", "dog"]'
     )
+    faithfulness = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="before/after masking the region; deletion/insertion AUCs when measured",
+    )
     rank = models.PositiveSmallIntegerField()
 
     class Meta:

@@ -152,13 +152,18 @@ def faithfulness(
     steps: int = DEFAULT_STEPS,
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH,
+    deletion_fill: str = "mean",
 ) -> Faithfulness:
     """Deletion and insertion curves of ``saliency`` (``[H, W]``, same size as ``image``) and of
-    a random order drawn with ``seed``, with the module's default baselines."""
+    a random order drawn with ``seed``. Deletion fills with the image's ``"mean"`` colour (the
+    default) or its ``"blur"``red copy; insertion always starts from the blurred copy."""
     img = _check_image(image)
     if np.shape(saliency) != img.shape[:2]:
         raise ValueError(f"saliency {np.shape(saliency)} does not match image {img.shape[:2]}")
-    deleted, revealed = mean_colour(img), blurred(img)
+    if deletion_fill not in ("mean", "blur"):
+        raise ValueError(f"deletion_fill must be 'mean' or 'blur', got {deletion_fill!r}")
+    revealed = blurred(img)
+    deleted = mean_colour(img) if deletion_fill == "mean" else revealed
     by_map = saliency_order(saliency, seed)
     by_chance = random_order(by_map.size, seed)
 

@@ -173,3 +173,9 @@ def box_grid(box: Sequence[float], shape: tuple[int, int]) -> np.ndarray:
         1,
     )
     return np.outer(ys, xs).astype(np.float32)
+
+
+def union_box(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    """The smallest box holding all ``boxes`` (x0, y0, x1, y1 fractions)."""
+    xs0, ys0, xs1, ys1 = zip(*boxes, strict=True)
+    return (float(min(xs0)), float(min(ys0)), float(max(xs1)), float(max(ys1)))

@@ -27,7 +27,7 @@ IMAGENET_NAMES = DARKNET_DATA / "imagenet.shortnames.list"
 WORDNET_DATA_NOUN = Path("/usr/share/wordnet/data.noun")  # Debian package wordnet-base
 WORDNET_COUNTS = Path("/usr/share/wordnet/cntlist.rev")  # sense frequencies in SemCor
 NUM_IMAGENET_CLASSES = 1000
-BANK_VERSION = "imagenet1k-wn30-hypernyms-minilm-l6-v2-3"
+BANK_VERSION = "imagenet1k-wn30-hypernyms-minilm-l6-v2-4"
 BROADER_MIN_LEAVES = 2
 BROADER_MAX_SHARE = 0.4
 
@@ -44,6 +44,7 @@ class ConceptBank:
     version: str
     members: np.ndarray | None = None  # bool [n - n_leaves, n_leaves]; None: no broader rows
     frequency: np.ndarray | None = None  # int [n], how often people use the concept's words
+    synonyms: tuple[str, ...] | None = None  # per concept, WordNet's words joined by "; "
 
     def __post_init__(self):
         n = len(self.wnids)
@@ -66,6 +67,33 @@ class ConceptBank:
             raise ValueError(f"frequency {freq.shape} does not match {n} concepts")
         freq.flags.writeable = False
         object.__setattr__(self, "frequency", freq)
+        synonyms = tuple(self.names) if self.synonyms is None else tuple(self.synonyms)
+        if len(synonyms) != n:
+            raise ValueError(f"{len(synonyms)} synonym lists for {n} concepts")
+        object.__setattr__(self, "synonyms", synonyms)
+
+    def synonyms_of(self, i: int) -> list[str]:
+        """Every word WordNet has for concept ``i``: ["dog", "domestic dog", "Canis familiaris"]."""
+        return [w for w in self.synonyms[i].split("; ") if w]
+
+    def parents(self, i: int) -> list[int]:
+        """The nearest broader concepts above ``i``: those containing it with no other
+        containing concept in between."""
+        own = self.members[:, i] if self.is_leaf(i) else None
+        if own is None:
+            mine = self.members[i - self.n_leaves]
+            sizes = self.members.sum(axis=1)
+            own = self.members[:, mine].all(axis=1) & (sizes > mine.sum())
+        rows = np.flatnonzero(own)
+        sets = self.members[rows]
+        return [
+            int(self.n_leaves + r)
+            for k, r in enumerate(rows)
+            if not any(
+                j != k and (sets[j] <= sets[k]).all() and sets[j].sum() < sets[k].sum()
+                for j in range(len(rows))
+            )
+        ]
 
     @property
     def n_leaves(self) -> int:
@@ -132,6 +160,7 @@ class ConceptBank:
                 version=np.array(self.version, dtype=str),
                 members=self.members,
                 frequency=self.frequency,
+                synonyms=np.array(self.synonyms, dtype=str),
             )
 
     @classmethod
@@ -145,6 +174,9 @@ class ConceptBank:
                 version=str(data["version"]),
                 members=data["members"] if "members" in data.files else None,
                 frequency=data["frequency"] if "frequency" in data.files else None,
+                synonyms=tuple(str(v) for v in data["synonyms"])
+                if "synonyms" in data.files
+                else None,
             )
 
 
@@ -247,6 +279,14 @@ def concept_frequencies(
     )
 
 
+def concept_synonyms(wnids: Sequence[str], nouns: dict[str, Synset]) -> list[str]:
+    """WordNet's words for each concept, readable and joined by "; " (the bank's format)."""
+    return [
+        "; ".join(w.replace("_", " ") for w in nouns[w[1:]].words) if w[1:] in nouns else ""
+        for w in wnids
+    ]
+
+
 def broader_concepts(
     leaf_wnids: Sequence[str],
     nouns: dict[str, Synset],
@@ -299,6 +339,7 @@ def build_concept_bank(
     batch_size: int = 128,
     broader: Sequence[tuple[str, str, str, np.ndarray]] = (),
     frequency: np.ndarray | None = None,
+    synonyms: Sequence[str] | None = None,
 ) -> ConceptBank:
     """Embed every concept's text with ``encode`` (which must return unit-length float32 rows):
     the classes first, then the ``broader`` concepts (see :func:`broader_concepts`)."""
@@ -316,4 +357,5 @@ def build_concept_bank(
         version=version,
         members=members,
         frequency=frequency,
+        synonyms=None if synonyms is None else tuple(synonyms),
     )

@@ -48,6 +48,7 @@ class Settings:
     ocr_max_side: int = 1280  # the image is shrunk to this longest side before OCR
     ocr_min_score: float = 0.8  # lines below this recogniser confidence are not used
     ocr_text_weight: float = 0.5  # a read line's weight in the semantic vector, times its score
+    caption_weight: float = 0.25  # the grounded caption's weight in the semantic vector
     # Faithfulness of each tag's evidence, re-scored through Triton: "always", "sampled"
     # (a share of the items, chosen by a hash of the file) or "off". Whenever it is not off,
     # masking each tag's region gives a counterfactual ("drops the score from 0.91 to 0.07");

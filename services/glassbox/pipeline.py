@@ -139,13 +139,21 @@ def analyze(
     if settings.nsfw:
         found = client.detect_nsfw(_shrunk(image, settings.ocr_max_side))
         nsfw = [d for d in found if d.score >= settings.nsfw_threshold]
-    text_terms = _text_terms(client, text_lines, settings)
     read = time.perf_counter()
 
     probs = softmax(out.logits[0])
     cam_ids = [int(i) for i in out.cam_indices[0]]
     cam_of = {cid: np.asarray(out.cams[0][k], dtype=np.float32) for k, cid in enumerate(cam_ids)}
     ranked = sorted(cam_ids, key=lambda cid: probs[cid], reverse=True)
+    aspect = (image.height, image.width)
+    caption = compose_caption(
+        {cid: float(probs[cid]) for cid in cam_ids},
+        bank,
+        {cid: cam_of[cid] for cid in cam_ids},
+        text_lines,
+        aspect=aspect,
+    )
+    text_terms = _text_terms(client, text_lines, caption, settings)
 
     # Restrict both tags and ConSE to the CAM classes; on exact ties the model's order wins.
     in_cams = np.zeros_like(probs)
@@ -165,7 +173,7 @@ def analyze(
         texts=np.array([t["embedding"] for t in text_terms]).reshape(len(text_terms), -1)
         if text_terms
         else None,
-        text_mass=np.array([settings.ocr_text_weight * t["score"] for t in text_terms]),
+        text_mass=np.array([t["mass"] for t in text_terms]),
     )
     for cid in semantic.concept_ids[top:]:
         leaves = [c for c in cam_ids if bank.members[cid - bank.n_leaves, c]]
@@ -173,7 +181,6 @@ def analyze(
             probs[leaves] / probs[leaves].sum(), np.stack([cam_of[c] for c in leaves]), axes=1
         ).astype(np.float32)
 
-    aspect = (image.height, image.width)
     tags = [
         _tag_evidence(cid, prob, cam_of[cid], ranked, probs, bank, aspect, settings.explanations)
         for cid, prob in select_tags(
@@ -189,15 +196,9 @@ def analyze(
     cams: dict[int | str, CamGrid] = {cid: cam_of[cid].tolist() for cid in dict.fromkeys(wanted)}
     grid_shape = next(iter(cam_of.values())).shape
     for j, term in enumerate(text_terms):
-        cams[f"t{j}"] = cam.box_grid(term["box"], grid_shape).tolist()
+        grids = [cam.box_grid(box, grid_shape) for box in term["boxes"]]
+        cams[f"t{j}"] = np.minimum(np.sum(grids, axis=0), 1.0).tolist()
     concepts = [ConceptScore(cid, bank.names[cid], float(probs[cid])) for cid in ranked]
-    caption = compose_caption(
-        {cid: float(probs[cid]) for cid in cam_ids},
-        bank,
-        {cid: cam_of[cid] for cid in cam_ids},
-        text_lines,
-        aspect=aspect,
-    )
     explained = time.perf_counter()
 
     return Analysis(
@@ -296,14 +297,41 @@ def _shrunk(image, max_side: int) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def _text_terms(client: ConceptModel, lines: Sequence[OcrLine], settings: Settings) -> list[dict]:
-    """The confident, wordy read lines, embedded in the text space to join the vector."""
+def _text_terms(
+    client: ConceptModel, lines: Sequence[OcrLine], caption: Caption, settings: Settings
+) -> list[dict]:
+    """Text that joins the semantic vector as its own terms, embedded in the text space:
+    the confident, wordy read lines (``kind`` "ocr", mass ``ocr_text_weight`` × confidence)
+    and the grounded caption (``kind`` "caption", mass ``caption_weight``), each with the
+    boxes of its evidence."""
     kept = []
     for line in lines:
         text, box, score = (line.text, line.box, line.score) if hasattr(line, "text") else line
         if score >= settings.ocr_min_score and sum(ch.isalnum() for ch in text) >= 2:
-            kept.append({"text": text, "box": [float(v) for v in box], "score": float(score)})
+            box = [float(v) for v in box]
+            kept.append(
+                {
+                    "kind": "ocr",
+                    "text": text,
+                    "box": box,
+                    "boxes": [box],
+                    "score": float(score),
+                    "mass": settings.ocr_text_weight * float(score),
+                }
+            )
     kept = kept[:_MAX_TEXT_TERMS]
+    boxes = [list(b) for p in caption.phrases for b in p.evidence.boxes]
+    if boxes and settings.caption_weight > 0:
+        kept.append(
+            {
+                "kind": "caption",
+                "text": caption.text,
+                "box": list(cam.union_box(boxes)),
+                "boxes": boxes,
+                "score": 1.0,
+                "mass": settings.caption_weight,
+            }
+        )
     if not kept:
         return []
     vectors = client.embed_texts([k["text"] for k in kept])

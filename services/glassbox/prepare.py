@@ -96,9 +96,8 @@ def _build_bank(encoder_dir: Path, dst: Path, force: bool) -> None:
     )
     data_noun = _require_file(concepts.WORDNET_DATA_NOUN, "wordnet-base")
     glosses = concepts.read_glosses(data_noun, [w for w, _ in classes])
-    broader = concepts.broader_concepts(
-        [w for w, _ in classes], concepts.read_wordnet_nouns(data_noun)
-    )
+    nouns = concepts.read_wordnet_nouns(data_noun)
+    broader = concepts.broader_concepts([w for w, _ in classes], nouns)
     from glassbox.nn.text_encoder import TextEncoder  # torch: only when a bank is built
 
     all_wnids = [w for w, _ in classes] + [w for w, *_ in broader]
@@ -107,7 +106,12 @@ def _build_bank(encoder_dir: Path, dst: Path, force: bool) -> None:
     )
     encode = TextEncoder(encoder_dir).encode
     bank = concepts.build_concept_bank(
-        classes, glosses, encode, broader=broader, frequency=frequency
+        classes,
+        glosses,
+        encode,
+        broader=broader,
+        frequency=frequency,
+        synonyms=concepts.concept_synonyms(all_wnids, nouns),
     )
     tmp = dst.with_name(dst.name + ".tmp")
     bank.save(tmp)

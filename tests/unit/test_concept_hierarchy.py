@@ -71,6 +71,7 @@ def bank_without_embeddings():
         lambda texts: np.eye(len(texts), 4, dtype=np.float32) + 1.0,
         broader=broader,
         frequency=concepts.concept_frequencies(wnids),
+        synonyms=concepts.concept_synonyms(wnids, concepts.read_wordnet_nouns()),
     )
 
 
@@ -109,3 +110,15 @@ def test_every_leaf_reaches_the_root_and_its_path_goes_from_general_to_specific(
         assert all(bank.members[r, leaf] for r in rows)
     # Only these two sit under nothing but single-leaf or over-broad (pruned) hypernyms.
     assert sorted(without_path) == ["pillow", "stage"]
+
+
+def test_the_bank_holds_each_concepts_synonyms_and_nearest_parents(bank_without_embeddings):
+    bank = bank_without_embeddings
+    dog = bank.names.index("dog")
+    assert bank.synonyms_of(dog) == ["dog", "domestic dog", "Canis familiaris"]
+    golden = bank.names.index("golden retriever")
+    assert [bank.names[p] for p in bank.parents(golden)] == ["retriever"]
+    assert sorted(bank.names[p] for p in bank.parents(dog)) == ["canine", "domestic animal"]
+    for concept in (golden, dog):
+        for parent in bank.parents(concept):
+            assert set(bank.leaves_of(concept)) < set(bank.leaves_of(parent))

@@ -126,6 +126,7 @@ def test_every_tag_and_conse_concept_has_a_cam() -> None:
     result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
     assert len(result.semantic.concept_ids) == 8 + 1  # eight leaves, one broader concept
     needed = {t.concept_id for t in result.tags} | set(result.semantic.concept_ids.tolist())
+    needed |= {f"t{j}" for j in range(len(result.text_terms))}  # read text and the caption
     assert needed == set(result.cams)
 
 
@@ -218,7 +219,7 @@ def test_read_text_is_evidence_and_joins_the_vector_as_exact_terms() -> None:
     result = analyze(jpeg(1200, 2400), client, bank, SETTINGS)
     assert max(client.read[0].shape[:2]) == SETTINGS.ocr_max_side  # shrunk before OCR
     assert result.text_lines == lines
-    assert [t["text"] for t in result.text_terms] == ["OPEN 24 HOURS"]
+    assert [t["text"] for t in result.text_terms if t["kind"] == "ocr"] == ["OPEN 24 HOURS"]
     sem = result.semantic
     rebuilt = sem.weights @ bank.embeddings[sem.concept_ids] + sem.text_weights @ np.array(
         [t["embedding"] for t in result.text_terms]
@@ -241,7 +242,8 @@ def test_only_confident_sensitive_content_detections_are_reported() -> None:
 def test_with_ocr_and_nsfw_off_neither_model_is_called() -> None:
     client = FakeConceptModel(lines=[TextLine("HELLO", (0, 0, 1, 1), 1.0)])
     result = analyze(jpeg(), client, make_bank(), replace(SETTINGS, ocr=False, nsfw=False))
-    assert client.read == [] and result.text_lines == [] and result.text_terms == []
+    assert client.read == [] and result.text_lines == []
+    assert [t for t in result.text_terms if t["kind"] == "ocr"] == []
 
 
 class BrightCornerModel(FakeConceptModel):
@@ -308,3 +310,19 @@ def test_faithfulness_off_adds_nothing() -> None:
     result = analyze(bright_corner_jpeg(), BrightCornerModel(), make_bank(), SETTINGS)
     assert all(t.faithfulness is None for t in result.tags)
     assert "Masking" not in result.tags[0].justification
+
+
+def test_the_grounded_caption_joins_the_vector_with_the_boxes_of_its_phrases() -> None:
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
+    (term,) = [t for t in result.text_terms if t["kind"] == "caption"]
+    assert term["text"] == result.caption.text and result.caption.phrases
+    assert term["boxes"] == [list(b) for p in result.caption.phrases for b in p.evidence.boxes]
+    j = result.text_terms.index(term)
+    assert result.semantic.text_weights[j] > 0
+    assert np.array(result.cams[f"t{j}"]).max() > 0
+
+
+def test_a_caption_weight_of_zero_keeps_the_caption_out_of_the_vector() -> None:
+    settings = replace(SETTINGS, caption_weight=0.0)
+    result = analyze(jpeg(), FakeConceptModel(), make_bank(), settings)
+    assert [t for t in result.text_terms if t["kind"] == "caption"] == []

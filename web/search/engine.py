@@ -147,7 +147,7 @@ def _explain(query: str, vector: np.ndarray, item: MediaItem, score: float, bank
             np.array([t["weight"] for t in terms], dtype=np.float64),
         )
         contributions += [
-            Contribution(None, f"“{t['text']}”", v, text_index=j, box=list(t["box"]))
+            Contribution(None, _text_label(t), v, text_index=j, box=list(t["box"]))
             for j, (t, v) in enumerate(zip(terms, values, strict=True))
         ]
         contributions.sort(key=lambda c: c.value, reverse=True)
@@ -161,6 +161,12 @@ def _explain(query: str, vector: np.ndarray, item: MediaItem, score: float, bank
             query, [(c.concept, c.value) for c in contributions], float(score)
         ),
     )
+
+
+def _text_label(term: dict) -> str:
+    """How a text term reads in an explanation: the read line, or the caption, quoted."""
+    prefix = "the caption " if term.get("kind") == "caption" else ""
+    return f"{prefix}“{term['text']}”"
 
 
 def heatmap_url(item_id: int, contributions: list[Contribution]) -> str:

@@ -140,10 +140,13 @@ class LocalConceptModel:
     """``pipeline.ConceptModel`` over the in-process network, returning Triton's top 16 CAMs.
 
     It reads no text and detects nothing (no OCR or detector models here): the report
-    measures the image concepts alone, with ``image_concepts_only`` settings."""
+    measures the image concepts and the caption composed from them, with
+    ``image_concepts_only`` settings; texts (the caption) are embedded by the same MiniLM
+    encoder that Triton's ``text_embedding`` serves."""
 
-    def __init__(self, net: Any, top_k: int = 16) -> None:
+    def __init__(self, net: Any, encoder: Any = None, top_k: int = 16) -> None:
         self.net = net
+        self.encoder = encoder
         self.top_k = top_k
 
     def analyze_images(self, batch: np.ndarray) -> Any:
@@ -160,7 +163,9 @@ class LocalConceptModel:
         return []
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        raise RuntimeError("no text model: the evaluation runs with OCR off")
+        if self.encoder is None:
+            raise RuntimeError("no text encoder given")
+        return self.encoder.encode(list(texts))
 
 
 def image_concepts_only(settings: Settings) -> Settings:
@@ -692,7 +697,7 @@ def section_retrieval(
 ) -> None:
     queries = json.loads((EVAL_DATA / "queries.json").read_text())["queries"]
     started = time.perf_counter()
-    client = LocalConceptModel(models.fast_net)
+    client = LocalConceptModel(models.fast_net, models.encoder)
     vectors = np.stack(
         [
             analyze(Path(p).read_bytes(), client, models.bank, settings).semantic.vector
@@ -719,7 +724,9 @@ def section_retrieval(
         " `glassbox.pipeline.analyze` (the worker's code path, with the in-process network in"
         " place of Triton) under the default settings: ConSE top"
         f" {settings.conse_top} classes plus top {settings.conse_broader_top} broader concepts"
-        f" at weight {settings.conse_broader_weight}. Queries are embedded by MiniLM as typed;"
+        f" at weight {settings.conse_broader_weight}, and the grounded caption as a term at"
+        f" weight {settings.caption_weight} (OCR is off here). Queries are embedded by MiniLM"
+        " as typed;"
         " images are ranked by the dot product of the unit vectors.",
         "",
         f"**Mean reciprocal rank {mrr:.3f}, mean recall@{RECALL_AT} {recall:.3f}.**",

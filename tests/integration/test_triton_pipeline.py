@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from glassbox.concepts import ConceptBank
 from glassbox.config import Settings
-from glassbox.conse import decompose
+from glassbox.conse import decompose, text_contributions
 from glassbox.imaging import decode_rgb, model_input
 from glassbox.inference import InferenceClient, InferenceError
 from glassbox.pipeline import analyze
@@ -65,6 +65,9 @@ def test_dog_photo_is_tagged_and_found_by_the_query_dog(client, bank, samples) -
     assert result.tags[0].justification.startswith(f"Tagged {result.tags[0].name}")
     query = client.embed_texts(["dog"])[0]
     parts = decompose(query, result.semantic.concept_ids, result.semantic.weights, bank.embeddings)
+    texts = np.array([t["embedding"] for t in result.text_terms]).reshape(-1, query.shape[0])
+    text_parts = text_contributions(query, texts, result.semantic.text_weights)
+    assert [t["kind"] for t in result.text_terms] == ["caption"]  # no text in the photo
     score = float(query @ result.semantic.vector)
-    assert sum(v for _, v in parts) == pytest.approx(score, abs=1e-5)
+    assert sum(v for _, v in parts) + sum(text_parts) == pytest.approx(score, abs=1e-5)
     assert score > 0.3

@@ -11,6 +11,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 from glassbox.nn import configure_threads, instance_device
 from glassbox.nn.mobilenet_v2 import load_concept_net
+from glassbox.triton_batching import answer
 
 OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
 
@@ -42,34 +43,23 @@ class TritonPythonModel:
             raise ValueError(f"IMAGE must be uint8 [N, {self.image_shape}], got {images.shape}")
         return images
 
+    def _respond(self, images, outputs):
+        tensors = [
+            pb_utils.Tensor(name, array.astype(self.dtypes[name], copy=False))
+            for name, array in zip(OUTPUTS, outputs, strict=True)
+        ]
+        return pb_utils.InferenceResponse(output_tensors=tensors)
+
     def execute(self, requests):
-        responses = [None] * len(requests)
-        batches, owners = [], []
-        for i, request in enumerate(requests):
-            try:
-                batches.append(self._images(request))
-                owners.append(i)
-            except ValueError as exc:
-                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
-        if not owners:
-            return responses
+        return answer(
+            requests,
+            self._images,
+            lambda batches: tuple(self.net.run(np.concatenate(batches))),
+            self._respond,
+            _refuse,
+            "image_concepts",
+        )
 
-        try:
-            outputs = self.net.run(np.concatenate(batches))
-        except Exception as exc:  # the whole pass failed: every gathered request learns why
-            for i in owners:
-                responses[i] = pb_utils.InferenceResponse(
-                    error=pb_utils.TritonError(f"image_concepts failed: {exc}")
-                )
-            return responses
 
-        start = 0
-        for i, images in zip(owners, batches, strict=True):
-            stop = start + len(images)
-            tensors = [
-                pb_utils.Tensor(name, array[start:stop].astype(self.dtypes[name], copy=False))
-                for name, array in zip(OUTPUTS, outputs, strict=True)
-            ]
-            responses[i] = pb_utils.InferenceResponse(output_tensors=tensors)
-            start = stop
-        return responses
+def _refuse(message: str):
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))

@@ -10,6 +10,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 from glassbox.evidence_types import to_fractions
 from glassbox.nn.nsfw import NsfwDetector
+from glassbox.triton_batching import answer
 
 
 def _images(request) -> np.ndarray:
@@ -51,32 +52,18 @@ class TritonPythonModel:
             pb_utils.Tensor("SCORES", scores),
         ]
 
-    def execute(self, requests):
-        responses = [None] * len(requests)
-        batches, owners = [], []
-        for i, request in enumerate(requests):
-            try:
-                batches.append(_images(request))
-                owners.append(i)
-            except ValueError as exc:
-                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
-        if not owners:
-            return responses
+    def execute(self, requests):  # one forward pass over every image of every request
+        return answer(
+            requests,
+            _images,
+            lambda batches: self.detector.detect_many([im for ims in batches for im in ims]),
+            lambda images, found: pb_utils.InferenceResponse(
+                output_tensors=self._pack(images, found)
+            ),
+            _refuse,
+            "nsfw_detector",
+        )
 
-        try:  # one forward pass over every image of every request
-            found = self.detector.detect_many([image for images in batches for image in images])
-        except Exception as exc:  # the whole pass failed: every gathered request learns why
-            for i in owners:
-                responses[i] = pb_utils.InferenceResponse(
-                    error=pb_utils.TritonError(f"nsfw_detector failed: {exc}")
-                )
-            return responses
 
-        start = 0
-        for i, images in zip(owners, batches, strict=True):
-            stop = start + len(images)
-            responses[i] = pb_utils.InferenceResponse(
-                output_tensors=self._pack(images, found[start:stop])
-            )
-            start = stop
-        return responses
+def _refuse(message: str):
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))

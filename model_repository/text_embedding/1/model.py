@@ -11,6 +11,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 from glassbox.nn import configure_threads, instance_device
 from glassbox.nn.text_encoder import TextEncoder
+from glassbox.triton_batching import answer
 
 
 def _decode(request) -> list[str]:
@@ -39,33 +40,20 @@ class TritonPythonModel:
         if self.encoder.dim != self.dim:
             raise ValueError(f"encoder gives {self.encoder.dim}-d vectors, config says {self.dim}")
 
+    def _respond(self, texts, embeddings):
+        out = np.ascontiguousarray(embeddings, dtype=self.dtype)
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("EMBEDDING", out)])
+
     def execute(self, requests):
-        responses = [None] * len(requests)
-        batches, owners = [], []
-        for i, request in enumerate(requests):
-            try:
-                batches.append(_decode(request))
-                owners.append(i)
-            except ValueError as exc:
-                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
-        if not owners:
-            return responses
+        return answer(
+            requests,
+            _decode,
+            lambda batches: self.encoder.encode([text for texts in batches for text in texts]),
+            self._respond,
+            _refuse,
+            "text_embedding",
+        )
 
-        try:
-            embeddings = self.encoder.encode([text for texts in batches for text in texts])
-        except Exception as exc:  # the whole pass failed: every gathered request learns why
-            for i in owners:
-                responses[i] = pb_utils.InferenceResponse(
-                    error=pb_utils.TritonError(f"text_embedding failed: {exc}")
-                )
-            return responses
 
-        start = 0
-        for i, texts in zip(owners, batches, strict=True):
-            stop = start + len(texts)
-            out = np.ascontiguousarray(embeddings[start:stop], dtype=self.dtype)
-            responses[i] = pb_utils.InferenceResponse(
-                output_tensors=[pb_utils.Tensor("EMBEDDING", out)]
-            )
-            start = stop
-        return responses
+def _refuse(message: str):
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))

@@ -10,47 +10,16 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from glassbox.config import get_settings
-from glassbox.index import MediaIndex
-from glassbox_launch.process import Service, http_ok, pid_alive, port_in_use, start, stop
+from faults_support import ensure_running, rows_with_id, state, upload, wait_for
+from glassbox_launch.process import http_ok, pid_alive, stop
 from glassbox_web import runtime
-from media import actions, tasks
+from media import tasks
 from media.models import MediaItem
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> object:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}", pytrace=False)
-
-
-def ensure_running(svc: Service) -> None:
-    """Start ``svc`` unless it runs; first wait for a just-stopped instance to free its ports."""
-    if svc.pid() is None:
-        deadline = time.monotonic() + 30
-        while any(port_in_use(p) for p in svc.ports) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    start(svc, echo=lambda _m: None)
-
-
-def state(item_id: int) -> dict:
-    return MediaItem.objects.values("status", "attempts", "failure_reason").get(pk=item_id)
-
-
-def upload(owner, path) -> MediaItem:
-    data = path.read_bytes()
-    return actions.create_media(owner, SimpleUploadedFile(path.name, data, "image/jpeg"))
 
 
 def pool_children(worker_pid: int) -> list[int]:
@@ -64,33 +33,12 @@ def pool_children(worker_pid: int) -> list[int]:
     return children
 
 
-def rows_with_id(item_id: int) -> int:
-    """How many rows of the media collection carry this id (a fresh client, flushed first)."""
-    cfg = get_settings()
-    index = MediaIndex(cfg.milvus_uri, cfg.milvus_collection, timeout=10.0)
-    try:
-        index.flush()
-        found = index._call(
-            lambda c: c.query(
-                cfg.milvus_collection, filter=f"id == {int(item_id)}", output_fields=["count(*)"]
-            )
-        )
-        return int(found[0]["count(*)"])
-    finally:
-        index.close()
-
-
 def tag_rows(item_id: int) -> list[tuple[int, str, int]]:
     return list(
         MediaItem.objects.get(pk=item_id)
         .tags.order_by("rank", "pk")
         .values_list("rank", "name", "concept_id")
     )
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", "alice@example.test", "pw-123456!")
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
-.PHONY: demo test setup setup-test down status lint bench
+.PHONY: demo test setup setup-test down status lint bench evaluate
 
 demo: setup
 	PYTHONPATH=infra .venv/bin/python -m glassbox_launch demo
@@ -21,3 +21,10 @@ status:
 
 lint:
 	.venv/bin/ruff check services web infra tests bench
+
+bench: setup
+	.venv/bin/python bench/ingest.py
+	.venv/bin/python bench/search.py
+
+evaluate: setup-test
+	HF_HUB_OFFLINE=1 .venv-models/bin/python -m glassbox.evaluate

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from glassbox import imaging
 from glassbox.config import get_settings
+from glassbox.index import IndexRow
 from kombu.exceptions import OperationalError as BrokerError
 
 from . import tasks
@@ -299,3 +300,38 @@ def _float32_bytes(values: Any) -> bytes:
 
 def _as_lists(cam: Any) -> list[list[float]]:
     return [[float(v) for v in row] for row in cam]
+
+
+def index_row(item: MediaItem) -> IndexRow:
+    """The Milvus row of an analysed item (it must have a profile): the database is the
+    source of truth for every field."""
+    return IndexRow(
+        id=item.pk,
+        vector=item.profile.vector_array(),
+        owner_id=item.owner_id,
+        is_public=item.is_public,
+        kind=item.kind,
+        created=int(item.created.timestamp()),
+    )
+
+
+def reindex(index, batch_size: int = 500, progress=None) -> int:
+    """Rebuild ``index`` from the database: drop it, create it, upsert every analysed item in
+    batches, flush. The result depends only on the database, so running it twice gives the
+    same index. ``progress(done, total)`` is called after each batch. Returns the count."""
+    items = MediaItem.objects.filter(profile__isnull=False).select_related("profile").order_by("pk")
+    total = items.count()
+    index.drop()
+    index.ensure()
+    done = 0
+    for start in range(0, total, batch_size):
+        chunk = list(items[start : start + batch_size])
+        index.upsert([index_row(item) for item in chunk])
+        MediaItem.objects.filter(pk__in=[i.pk for i in chunk], needs_reindex=True).update(
+            needs_reindex=False
+        )
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    index.flush()
+    return done

@@ -15,7 +15,7 @@ from django.conf import settings
 from glassbox import pipeline
 from glassbox.config import get_settings
 from glassbox.imaging import InvalidMedia
-from glassbox.index import IndexRow, IndexUnavailable
+from glassbox.index import IndexUnavailable
 from glassbox.inference import InferenceError, InferenceUnavailable
 from glassbox_web import runtime
 
@@ -102,15 +102,7 @@ def index_media(item_id: int) -> None:
     item = actions.MediaItem.objects.select_related("profile").filter(pk=item_id).first()
     if item is None or not hasattr(item, "profile"):
         return
-    row = IndexRow(
-        id=item.pk,
-        vector=item.profile.vector_array(),
-        owner_id=item.owner_id,
-        is_public=item.is_public,
-        kind=item.kind,
-        created=int(item.created.timestamp()),
-    )
-    runtime.media_index().upsert([row])
+    runtime.media_index().upsert([actions.index_row(item)])
     elapsed = {"index_ms": _ms(time.perf_counter() - started)}
     actions.mark_indexed(item_id, elapsed)
     logger.info("media %s indexed: %s", item_id, elapsed)

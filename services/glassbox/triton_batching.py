@@ -69,3 +69,34 @@ def split(outputs: Any, sizes: Sequence[int]) -> list[Any]:
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         ]
     return [outputs[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def image_batch(tensor: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A request's ``IMAGE`` tensor as uint8 ``[N, H, W, 3]``; ``shape`` fixes ``(H, W, 3)``.
+    ``tensor`` is what ``pb_utils.get_input_tensor_by_name`` gave (None when missing)."""
+    if tensor is None:
+        raise ValueError("input IMAGE is missing")
+    images = tensor.as_numpy()
+    if shape is not None:
+        if images.dtype != np.uint8 or images.shape[1:] != tuple(shape):
+            raise ValueError(f"IMAGE must be uint8 [N, {tuple(shape)}], got {images.shape}")
+        return images
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+        raise ValueError(f"IMAGE must be uint8 [N, H, W, 3], got {images.dtype} {images.shape}")
+    if images.shape[1] == 0 or images.shape[2] == 0:
+        raise ValueError(f"IMAGE is empty: {images.shape}")
+    return images
+
+
+def utf8_texts(tensor: Any) -> list[str]:
+    """A request's ``TEXT`` tensor (BYTES) as strings; invalid UTF-8 refuses the request."""
+    if tensor is None:
+        raise ValueError("input TEXT is missing")
+    texts = []
+    for item in tensor.as_numpy().reshape(-1):
+        raw = item if isinstance(item, bytes) else str(item).encode()
+        try:
+            texts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"TEXT is not valid UTF-8: {exc}") from exc
+    return texts

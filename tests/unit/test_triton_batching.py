@@ -71,3 +71,38 @@ def test_a_model_giving_the_wrong_number_of_outputs_is_a_failure_not_a_misalignm
         split(np.arange(2), [1, 2])
     out = answer([[1, 2], [3]], parse, lambda b: np.arange(2), respond, refuse, "m")
     assert all(r[0] == "error" for r in out)
+
+
+class Tensor:
+    def __init__(self, array):
+        self.array = array
+
+    def as_numpy(self):
+        return self.array
+
+
+def test_image_batches_are_checked_for_type_shape_and_emptiness():
+    from glassbox.triton_batching import image_batch
+
+    ok = np.zeros((2, 5, 7, 3), np.uint8)
+    assert image_batch(Tensor(ok)) is ok
+    assert image_batch(Tensor(ok), (5, 7, 3)) is ok
+    for bad, shape, match in [
+        (None, None, "missing"),
+        (np.zeros((1, 5, 7, 3), np.float32), None, "uint8"),
+        (np.zeros((1, 0, 7, 3), np.uint8), None, "empty"),
+        (ok, (224, 224, 3), "224"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            image_batch(None if bad is None else Tensor(bad), shape)
+
+
+def test_texts_decode_as_utf8_and_invalid_bytes_refuse_the_request():
+    from glassbox.triton_batching import utf8_texts
+
+    assert utf8_texts(Tensor(np.array([[b"caf\xc3\xa9"], [b"dog"]], dtype=object))) == [
+        "café",
+        "dog",
+    ]
+    with pytest.raises(ValueError, match="UTF-8"):
+        utf8_texts(Tensor(np.array([[b"\xff"]], dtype=object)))

@@ -10,19 +10,11 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 from glassbox.evidence_types import to_fractions
 from glassbox.nn.nsfw import NsfwDetector
-from glassbox.triton_batching import answer
+from glassbox.triton_batching import answer, image_batch
 
 
 def _images(request) -> np.ndarray:
-    tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
-    if tensor is None:
-        raise ValueError("input IMAGE is missing")
-    images = tensor.as_numpy()
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
-        raise ValueError(f"IMAGE must be uint8 [N, H, W, 3], got {images.dtype} {images.shape}")
-    if images.shape[1] == 0 or images.shape[2] == 0:
-        raise ValueError(f"IMAGE is empty: {images.shape}")
-    return images
+    return image_batch(pb_utils.get_input_tensor_by_name(request, "IMAGE"))
 
 
 class TritonPythonModel:

@@ -11,21 +11,11 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 from glassbox.nn import configure_threads, instance_device
 from glassbox.nn.text_encoder import TextEncoder
-from glassbox.triton_batching import answer
+from glassbox.triton_batching import answer, utf8_texts
 
 
 def _decode(request) -> list[str]:
-    tensor = pb_utils.get_input_tensor_by_name(request, "TEXT")
-    if tensor is None:
-        raise ValueError("input TEXT is missing")
-    texts = []
-    for item in tensor.as_numpy().reshape(-1):
-        raw = item if isinstance(item, bytes) else str(item).encode()
-        try:
-            texts.append(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"TEXT is not valid UTF-8: {exc}") from exc
-    return texts
+    return utf8_texts(pb_utils.get_input_tensor_by_name(request, "TEXT"))
 
 
 class TritonPythonModel:

@@ -12,7 +12,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 from glassbox.nn import configure_threads, instance_device
 from glassbox.nn.clip_profile import load_clip_concepts
-from glassbox.triton_batching import answer
+from glassbox.triton_batching import answer, image_batch
 
 OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
 
@@ -43,13 +43,7 @@ class TritonPythonModel:
                 raise ValueError(f"{name}: the model gives {dims}, config.pbtxt says {want}")
 
     def _images(self, request) -> np.ndarray:
-        tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
-        if tensor is None:
-            raise ValueError("input IMAGE is missing")
-        images = tensor.as_numpy()
-        if images.dtype != np.uint8 or images.shape[1:] != self.image_shape:
-            raise ValueError(f"IMAGE must be uint8 [N, {self.image_shape}], got {images.shape}")
-        return images
+        return image_batch(pb_utils.get_input_tensor_by_name(request, "IMAGE"), self.image_shape)
 
     def _respond(self, images, outputs):
         tensors = [

@@ -95,6 +95,31 @@ class ConceptBank:
             )
         ]
 
+    def ancestors(self, i: int) -> list[int]:
+        """Every kept broader concept that contains concept ``i`` (not ``i`` itself)."""
+        if self.is_leaf(i):
+            rows = np.flatnonzero(self.members[:, i])
+        else:
+            own = self.members[i - self.n_leaves]
+            rows = np.flatnonzero(
+                self.members[:, own].all(axis=1) & (self.members.sum(axis=1) > own.sum())
+            )
+        return [int(self.n_leaves + r) for r in rows]
+
+    def find(self, word: str) -> list[int]:
+        """Concepts named ``word`` (a name or a WordNet synonym, any case), leaves first."""
+        key = " ".join(word.lower().replace("_", " ").split())
+        if not key:
+            return []
+        lookup = getattr(self, "_lookup", None)
+        if lookup is None:
+            lookup = {}
+            for i in range(len(self)):
+                for name in [str(self.names[i]), *self.synonyms_of(i)]:
+                    lookup.setdefault(" ".join(name.lower().split()), []).append(i)
+            object.__setattr__(self, "_lookup", lookup)
+        return list(dict.fromkeys(lookup.get(key, [])))
+
     @property
     def n_leaves(self) -> int:
         return int(self.members.shape[1])

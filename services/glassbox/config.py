@@ -36,6 +36,11 @@ class Settings:
     milvus_uri: str = "http://127.0.0.1:19540"  # a milvus-lite server, standalone or cluster
     milvus_collection: str = "glassbox_media"
     milvus_timeout_s: float = 10.0
+    milvus_index: str = "HNSW"  # FLAT (exact) or HNSW; bench/search.py measures both
+    milvus_hnsw_m: int = 16
+    milvus_hnsw_ef_construction: int = 200
+    milvus_hnsw_ef: int = 64  # search breadth; at least the page end
+    milvus_exact_below: int = 2000  # a filter keeping fewer rows is scored exactly
     # analysis
     image_size: int = 224  # side of the square the whole image is resized to (no crop)
     tag_threshold: float = 0.10  # minimum probability for a concept to become a tag
@@ -68,6 +73,8 @@ class Settings:
             raise ConfigError(
                 f"GLASSBOX_PROFILE={self.profile!r}: choose one of {', '.join(profiles.PROFILES)}"
             )
+        if self.milvus_index not in ("FLAT", "HNSW"):
+            raise ConfigError(f"GLASSBOX_MILVUS_INDEX={self.milvus_index!r}: choose FLAT or HNSW")
         if self.faithfulness not in ("always", "sampled", "off"):
             raise ConfigError(
                 f"GLASSBOX_FAITHFULNESS={self.faithfulness!r}: choose always, sampled or off"

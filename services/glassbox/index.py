@@ -3,7 +3,19 @@
 Rows are keyed by the database's ``MediaItem`` primary key, so writing an item twice (a
 retried task) replaces it. Privacy is enforced by Milvus itself: every search carries the
 filter ``owner_id == viewer or is_public == true``, so a private vector never leaves the
-index for anyone but its owner.
+index for anyone but its owner. Search filters (kind, owner, date, tag, flagged) are added to
+that expression: they run inside Milvus, never in Python afterwards.
+
+One row holds four searchable channels:
+
+- ``semantic``: the ConSE vector (384-d, in the text space), searched with a text query;
+- ``appearance``: the backbone's pooled features, unit length, for "find similar";
+- ``caption`` / ``ocr``: stemmed words (``glassbox.lexical``) that Milvus turns into BM25
+  sparse vectors by a schema function, for the lexical channels.
+
+An approximate index (HNSW) loses recall when a filter keeps only a few rows, because the graph
+walk meets too few of them. So a filtered search first counts the rows the filter keeps, and
+below ``exact_below`` rows it scores them exactly instead (see ``docs/decisions.md``).
 
 The client is created on first use, never at import; call ``reset()`` after a fork (Celery's
 ``worker_process_init``). Never point several processes at a Lite ``.db`` path: Lite locks
@@ -23,10 +35,16 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+SCHEMA_VERSION = 2  # bump when the fields change; an older collection must be rebuilt
+VECTOR_FIELDS = ("semantic", "appearance")
+TEXT_FIELDS = ("caption", "ocr")
+MAX_TAGS = 64  # concept ids per row (tags and their broader concepts)
 _INDEX_PARAMS: dict[str, dict[str, int]] = {
     "FLAT": {},
     "HNSW": {"M": 16, "efConstruction": 200},
 }
+DEFAULT_HNSW_EF = 64
+DEFAULT_EXACT_BELOW = 2000
 _UNAVAILABLE_HINTS = (
     "fail connecting",
     "unavailable",
@@ -49,20 +67,72 @@ class IndexUnavailable(IndexFailure):
     """Milvus cannot be reached or did not answer in time. Retryable."""
 
 
+class IndexOutdated(IndexFailure):
+    """The collection was made by an older schema; ``manage.py reindex`` rebuilds it."""
+
+
 @dataclass(frozen=True)
 class IndexRow:
     id: int  # the MediaItem's primary key
-    vector: np.ndarray | Sequence[float]  # unit length
+    vector: np.ndarray | Sequence[float]  # the semantic vector, unit length
     owner_id: int
     is_public: bool
     kind: str  # "image", "video", ... (at most 16 characters)
     created: int  # unix seconds
+    appearance: np.ndarray | Sequence[float] | None = None  # unit length; None: zeros
+    flagged: bool = False
+    tags: Sequence[int] = ()  # concept ids: the item's tags and their broader concepts
+    caption: str = ""  # stems (glassbox.lexical.index_text)
+    ocr: str = ""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a search may return, besides the privacy rule. Empty fields do not filter."""
+
+    kind: str | None = None
+    owner: str = "any"  # "any", "mine" or "public"
+    created_from: int | None = None  # unix seconds, inclusive
+    created_to: int | None = None  # unix seconds, exclusive
+    tags: tuple[int, ...] = ()  # concept ids (leaf or broader); a row needs any one of them
+    flagged: bool | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+    def expr(self, viewer_id: int | None) -> str:
+        """The Milvus boolean expression: privacy first, then each filter."""
+        visible = "is_public == true"
+        if viewer_id is not None:
+            visible = f"(owner_id == {int(viewer_id)} or is_public == true)"
+        parts = [visible]
+        if self.owner == "mine":
+            parts = [f"owner_id == {int(viewer_id) if viewer_id is not None else -1}"]
+        elif self.owner == "public":
+            parts = ["is_public == true"]
+        elif self.owner != "any":
+            raise ValueError(f"owner must be any, mine or public, got {self.owner!r}")
+        if self.kind is not None:
+            if not self.kind.isalnum():
+                raise ValueError(f"kind must be a word, got {self.kind!r}")
+            parts.append(f'kind == "{self.kind}"')
+        if self.created_from is not None:
+            parts.append(f"created >= {int(self.created_from)}")
+        if self.created_to is not None:
+            parts.append(f"created < {int(self.created_to)}")
+        if self.tags:
+            wanted = ", ".join(str(int(t)) for t in self.tags)
+            parts.append(f"array_contains_any(tags, [{wanted}])")
+        if self.flagged is not None:
+            parts.append(f"flagged == {'true' if self.flagged else 'false'}")
+        return " and ".join(parts)
 
 
 @dataclass(frozen=True)
 class Hit:
     id: int
-    score: float  # inner product = cosine, since vectors are unit length
+    score: float  # inner product = cosine for the vector channels; BM25 for the text ones
 
 
 class MediaIndex:
@@ -73,6 +143,11 @@ class MediaIndex:
         dim: int = 384,
         timeout: float = 10.0,
         index_type: str = "FLAT",
+        appearance_dim: int = 1280,
+        hnsw_m: int = 16,
+        hnsw_ef_construction: int = 200,
+        hnsw_ef: int = DEFAULT_HNSW_EF,
+        exact_below: int = DEFAULT_EXACT_BELOW,
     ) -> None:
         if index_type not in _INDEX_PARAMS:
             raise ValueError(
@@ -81,8 +156,13 @@ class MediaIndex:
         self.uri = uri
         self.collection = collection
         self.dim = dim
+        self.appearance_dim = appearance_dim
         self.timeout = timeout
         self.index_type = index_type
+        self.hnsw_m = hnsw_m
+        self.hnsw_ef_construction = hnsw_ef_construction
+        self.hnsw_ef = hnsw_ef
+        self.exact_below = exact_below
         self._client: MilvusClient | None = None
 
     def reset(self) -> None:
@@ -110,9 +190,21 @@ class MediaIndex:
                     # another process may have created it between our check and our create
                     if not client.has_collection(self.collection, timeout=self.timeout):
                         raise
+            else:
+                self._check_schema(client)
             client.load_collection(self.collection, timeout=self.timeout)
 
         self._call(run)
+
+    def _check_schema(self, client: MilvusClient) -> None:
+        info = client.describe_collection(self.collection, timeout=self.timeout)
+        names = {f["name"] for f in info.get("fields", [])}
+        missing = {"semantic", "appearance", "tags", "flagged", "caption", "ocr"} - names
+        if missing:
+            raise IndexOutdated(
+                f"collection {self.collection!r} at {self.uri} was made by an older Glassbox "
+                f"(no {', '.join(sorted(missing))}); rebuild it with `web/manage.py reindex`"
+            )
 
     def drop(self) -> None:
         """Delete the collection and every row in it (tests, full re-index)."""
@@ -145,43 +237,125 @@ class MediaIndex:
         )
         if not found:
             return False
-        row: dict[str, Any] = dict(found[0])
+        row: dict[str, Any] = {
+            k: v for k, v in dict(found[0]).items() if not str(k).endswith("_sparse")
+        }
         row["is_public"] = bool(is_public)
         self._call(lambda c: c.upsert(self.collection, [row], timeout=self.timeout))
         return True
 
     def search(
-        self, vector: np.ndarray | Sequence[float], limit: int, viewer_id: int | None
+        self,
+        vector: np.ndarray | Sequence[float],
+        limit: int,
+        viewer_id: int | None,
+        filters: Filters | None = None,
+        field: str = "semantic",
+        offset: int = 0,
     ) -> list[Hit]:
-        """Nearest items by inner product that ``viewer_id`` may see (public ones if None)."""
-        query = self._vector(vector)
-        visible = "is_public == true"
-        if viewer_id is not None:
-            visible = f"owner_id == {int(viewer_id)} or {visible}"
+        """Nearest items by inner product on ``field`` that ``viewer_id`` may see (public ones if
+        None) and that pass ``filters``. A filter that keeps fewer than ``exact_below`` rows is
+        answered by exact scoring, so a selective filter does not lose recall."""
+        if field not in VECTOR_FIELDS:
+            raise ValueError(f"field must be one of {VECTOR_FIELDS}, got {field!r}")
+        query = self._vector(vector, self.dim if field == "semantic" else self.appearance_dim)
+        filters = filters or Filters()
+        expr = filters.expr(viewer_id)
+        if self.index_type != "FLAT" and not filters.is_empty and self.exact_below > 0:
+            kept = self.count(expr)
+            if kept <= self.exact_below:
+                return self._exact(query, expr, field, limit, offset)
         params: dict[str, Any] = {"metric_type": "IP"}
         if self.index_type == "HNSW":
-            params["params"] = {"ef": max(64, limit)}
+            params["params"] = {"ef": max(self.hnsw_ef, limit + offset)}
         results = self._call(
             lambda c: c.search(
                 self.collection,
                 data=[query],
-                filter=visible,
+                anns_field=field,
+                filter=expr,
                 limit=limit,
-                output_fields=["owner_id"],
+                offset=offset,
+                output_fields=["id"],
                 search_params=params,
                 timeout=self.timeout,
             )
         )
         return [Hit(id=int(h["id"]), score=float(h["distance"])) for h in results[0]]
 
+    def search_text(
+        self,
+        terms: str,
+        field: str,
+        limit: int,
+        viewer_id: int | None,
+        filters: Filters | None = None,
+    ) -> list[Hit]:
+        """BM25 matches of ``terms`` (stems, see ``glassbox.lexical``) in the ``caption`` or
+        ``ocr`` channel; only rows sharing a word come back. Scores are positive, larger is
+        better."""
+        if field not in TEXT_FIELDS:
+            raise ValueError(f"field must be one of {TEXT_FIELDS}, got {field!r}")
+        if not terms.strip():
+            return []
+        expr = (filters or Filters()).expr(viewer_id)
+        results = self._call(
+            lambda c: c.search(
+                self.collection,
+                data=[terms],
+                anns_field=f"{field}_sparse",
+                filter=expr,
+                limit=limit,
+                output_fields=["id"],
+                search_params={"metric_type": "BM25"},
+                timeout=self.timeout,
+            )
+        )
+        # Milvus Lite reports BM25 as a negative distance; standalone as a positive score.
+        return [Hit(id=int(h["id"]), score=abs(float(h["distance"]))) for h in results[0]]
+
+    def vectors(self, ids: Iterable[int], field: str = "semantic") -> dict[int, np.ndarray]:
+        """Stored vectors by id (missing ids are absent)."""
+        keys = [int(i) for i in ids]
+        if not keys:
+            return {}
+        rows = self._call(
+            lambda c: c.get(
+                self.collection, ids=keys, output_fields=["id", field], timeout=self.timeout
+            )
+        )
+        return {int(r["id"]): np.asarray(r[field], dtype=np.float32) for r in rows}
+
+    def _exact(
+        self, query: list[float], expr: str, field: str, limit: int, offset: int
+    ) -> list[Hit]:
+        rows = self._call(
+            lambda c: c.query(
+                self.collection,
+                filter=expr,
+                output_fields=["id", field],
+                limit=self.exact_below,
+                timeout=self.timeout,
+            )
+        )
+        if not rows:
+            return []
+        ids = np.array([int(r["id"]) for r in rows], dtype=np.int64)
+        scores = np.asarray([r[field] for r in rows], dtype=np.float32) @ np.asarray(
+            query, dtype=np.float32
+        )
+        order = np.lexsort((ids, -scores))[offset : offset + limit]
+        return [Hit(id=int(ids[i]), score=float(scores[i])) for i in order]
+
     def flush(self) -> None:
         """Seal pending writes (unflushed rows are slow to search in Lite)."""
         self._call(lambda c: c.flush(self.collection, timeout=self.timeout))
 
-    def count(self) -> int:
+    def count(self, expr: str = "") -> int:
+        """Rows in the collection, or those that pass the boolean expression ``expr``."""
         rows = self._call(
             lambda c: c.query(
-                self.collection, filter="", output_fields=["count(*)"], timeout=self.timeout
+                self.collection, filter=expr, output_fields=["count(*)"], timeout=self.timeout
             )
         )
         return int(rows[0]["count(*)"])
@@ -250,45 +424,106 @@ class MediaIndex:
         return self._client
 
     def _schema(self) -> Any:
-        from pymilvus import DataType, MilvusClient
+        from pymilvus import DataType, Function, FunctionType, MilvusClient
 
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema = MilvusClient.create_schema(
+            auto_id=False, enable_dynamic_field=False, description=f"glassbox v{SCHEMA_VERSION}"
+        )
         schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
-        schema.add_field("owner_id", DataType.INT64)
+        schema.add_field("semantic", DataType.FLOAT_VECTOR, dim=self.dim)
+        schema.add_field("appearance", DataType.FLOAT_VECTOR, dim=self.appearance_dim)
+        # The partition key groups each owner's rows, so "mine" reads only their partition.
+        schema.add_field("owner_id", DataType.INT64, is_partition_key=True)
         schema.add_field("is_public", DataType.BOOL)
         schema.add_field("kind", DataType.VARCHAR, max_length=16)
         schema.add_field("created", DataType.INT64)
+        schema.add_field("flagged", DataType.BOOL)
+        schema.add_field("tags", DataType.ARRAY, element_type=DataType.INT64, max_capacity=MAX_TAGS)
+        for name in TEXT_FIELDS:
+            schema.add_field(name, DataType.VARCHAR, max_length=MAX_TEXT, enable_analyzer=True)
+            schema.add_field(f"{name}_sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(
+                Function(
+                    name=f"{name}_bm25",
+                    function_type=FunctionType.BM25,
+                    input_field_names=[name],
+                    output_field_names=[f"{name}_sparse"],
+                )
+            )
         return schema
 
     def _index_params(self, client: MilvusClient) -> Any:
         params = client.prepare_index_params()
-        params.add_index(
-            field_name="vector",
-            index_type=self.index_type,
-            metric_type="IP",
-            params=_INDEX_PARAMS[self.index_type],
-        )
-        params.add_index(field_name="owner_id", index_type="INVERTED")
+        vector_params: dict[str, int] = dict(_INDEX_PARAMS[self.index_type])
+        if self.index_type == "HNSW":
+            vector_params = {"M": self.hnsw_m, "efConstruction": self.hnsw_ef_construction}
+        for name in VECTOR_FIELDS:
+            params.add_index(
+                field_name=name,
+                index_type=self.index_type,
+                metric_type="IP",
+                params=vector_params,
+            )
+        for name in TEXT_FIELDS:
+            params.add_index(
+                field_name=f"{name}_sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25"
+            )
+        for name in ("owner_id", "created", "kind", "is_public", "flagged"):
+            params.add_index(field_name=name, index_type="INVERTED")
         return params
 
     def _row(self, row: IndexRow) -> dict[str, Any]:
         if len(row.kind) > 16:
             raise ValueError(f"kind {row.kind!r} is longer than 16 characters")
+        appearance = (
+            np.zeros(self.appearance_dim, dtype=np.float32)
+            if row.appearance is None
+            else row.appearance
+        )
         return {
             "id": int(row.id),
-            "vector": self._vector(row.vector),
+            "semantic": self._vector(row.vector, self.dim),
+            "appearance": self._vector(appearance, self.appearance_dim),
             "owner_id": int(row.owner_id),
             "is_public": bool(row.is_public),
             "kind": row.kind,
             "created": int(row.created),
+            "flagged": bool(row.flagged),
+            "tags": [int(t) for t in list(dict.fromkeys(row.tags))[:MAX_TAGS]],
+            "caption": _clip(row.caption),
+            "ocr": _clip(row.ocr),
         }
 
-    def _vector(self, vector: np.ndarray | Sequence[float]) -> list[float]:
+    def _vector(self, vector: np.ndarray | Sequence[float], dim: int) -> list[float]:
         v = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if v.shape[0] != self.dim:
-            raise ValueError(f"expected a {self.dim}-d vector, got {v.shape[0]}")
+        if v.shape[0] != dim:
+            raise ValueError(f"expected a {dim}-d vector, got {v.shape[0]}")
         return v.tolist()
+
+
+MAX_TEXT = 4000  # characters of stems per text channel
+
+
+def _clip(text: str) -> str:
+    """Stems cut at a word boundary to fit the field (Milvus counts bytes)."""
+    data = text.encode("utf-8")
+    if len(data) <= MAX_TEXT:
+        return text
+    return data[:MAX_TEXT].decode("utf-8", "ignore").rsplit(" ", 1)[0]
+
+
+def from_settings(cfg: Any, collection: str | None = None, timeout: float | None = None) -> MediaIndex:
+    """The index that ``glassbox.config.Settings`` describe (web, worker, reindex, health)."""
+    return MediaIndex(
+        cfg.milvus_uri,
+        collection or cfg.milvus_collection,
+        timeout=cfg.milvus_timeout_s if timeout is None else timeout,
+        index_type=cfg.milvus_index,
+        hnsw_m=cfg.milvus_hnsw_m,
+        hnsw_ef_construction=cfg.milvus_hnsw_ef_construction,
+        hnsw_ef=cfg.milvus_hnsw_ef,
+        exact_below=cfg.milvus_exact_below,
+    )
 
 
 def _is_not_loaded(exc: BaseException) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from glassbox.concepts import ConceptBank
 from glassbox.config import get_settings
 from glassbox.index import MediaIndex
+from glassbox.index import from_settings as index_from_settings
 from glassbox.inference import InferenceClient
 
 _lock = threading.Lock()
@@ -34,7 +35,7 @@ def concept_bank() -> ConceptBank:
 def media_index() -> MediaIndex:
     def make() -> MediaIndex:
         s = get_settings()
-        index = MediaIndex(s.milvus_uri, s.milvus_collection, timeout=s.milvus_timeout_s)
+        index = index_from_settings(s)
         index.ensure()
         return index
 

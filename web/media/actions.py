@@ -17,7 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from glassbox import imaging
+from glassbox import imaging, lexical, moderation
 from glassbox.config import get_settings
 from glassbox.index import IndexRow
 from kombu.exceptions import OperationalError as BrokerError
@@ -302,16 +302,34 @@ def _as_lists(cam: Any) -> list[list[float]]:
     return [[float(v) for v in row] for row in cam]
 
 
-def index_row(item: MediaItem) -> IndexRow:
+def index_row(item: MediaItem, bank=None) -> IndexRow:
     """The Milvus row of an analysed item (it must have a profile): the database is the
-    source of truth for every field."""
+    source of truth for every field. Its tags are stored with every broader concept above
+    them, so a tag filter on "dog" finds an item tagged "Eskimo dog"."""
+    if bank is None:
+        from glassbox_web import runtime
+
+        bank = runtime.concept_bank()
+    cfg = get_settings()
+    tag_ids = [int(t.concept_id) for t in item.tags.all()]
+    tags = list(tag_ids)
+    for cid in tag_ids:
+        if cid < len(bank):
+            tags += bank.ancestors(cid)
+    profile = item.profile
+    appearance = profile.appearance_array()
     return IndexRow(
         id=item.pk,
-        vector=item.profile.vector_array(),
+        vector=profile.vector_array(),
         owner_id=item.owner_id,
         is_public=item.is_public,
         kind=item.kind,
         created=int(item.created.timestamp()),
+        appearance=appearance if appearance.size else None,
+        flagged=moderation.is_flagged(item.nsfw or [], cfg.nsfw_threshold),
+        tags=tags,
+        caption=lexical.index_text(item.caption or ""),
+        ocr=lexical.index_text("\n".join(str(line.get("text", "")) for line in item.text_lines or [])),
     )
 
 
@@ -319,7 +337,12 @@ def reindex(index, batch_size: int = 500, progress=None) -> int:
     """Rebuild ``index`` from the database: drop it, create it, upsert every analysed item in
     batches, flush. The result depends only on the database, so running it twice gives the
     same index. ``progress(done, total)`` is called after each batch. Returns the count."""
-    items = MediaItem.objects.filter(profile__isnull=False).select_related("profile").order_by("pk")
+    items = (
+        MediaItem.objects.filter(profile__isnull=False)
+        .select_related("profile")
+        .prefetch_related("tags")
+        .order_by("pk")
+    )
     total = items.count()
     index.drop()
     index.ensure()

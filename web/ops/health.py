@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 from glassbox.config import get_settings
-from glassbox.index import MediaIndex
+from glassbox.index import from_settings as index_from_settings
 from glassbox.inference import InferenceClient
 
 CHECK_TIMEOUT_S = 2.0
@@ -50,7 +50,7 @@ def check_triton() -> tuple[bool, str]:
 
 def check_milvus() -> tuple[bool, str]:
     cfg = get_settings()
-    index = MediaIndex(cfg.milvus_uri, cfg.milvus_collection, timeout=CHECK_TIMEOUT_S)
+    index = index_from_settings(cfg, timeout=CHECK_TIMEOUT_S)
     try:
         return index.health()
     finally:

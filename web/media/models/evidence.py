@@ -58,6 +58,12 @@ class SemanticProfile(models.Model):
     def vector_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.vector), dtype="<f4")
 
+    def appearance_array(self) -> np.ndarray:
+        """The pooled backbone features scaled to unit length (empty if none were stored)."""
+        raw = np.frombuffer(bytes(self.appearance or b""), dtype="<f4").astype(np.float32)
+        norm = float(np.linalg.norm(raw)) if raw.size else 0.0
+        return raw / norm if norm > 0 else raw
+
     def cam_for(self, concept_id: int | str) -> list[list[float]] | None:
         """The stored map of a concept id, or of read text ``"t<index>"``."""
         return self.cams.get(str(concept_id))

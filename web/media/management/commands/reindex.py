@@ -6,7 +6,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from glassbox.config import get_settings
-from glassbox.index import IndexFailure, MediaIndex
+from glassbox.index import IndexFailure
+from glassbox.index import from_settings as index_from_settings
 
 from media import actions
 
@@ -30,9 +31,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         cfg = get_settings()
-        index = MediaIndex(
-            cfg.milvus_uri, collection or cfg.milvus_collection, timeout=cfg.milvus_timeout_s
-        )
+        index = index_from_settings(cfg, collection=collection)
         err = self.stderr if options.get("verbosity", 1) > 0 else None
 
         def progress(done: int, total: int) -> None:

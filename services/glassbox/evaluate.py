@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from glassbox import cam, faithfulness
+from glassbox import cam, faithfulness, relevance
 from glassbox.concepts import ConceptBank
 from glassbox.config import REPO_ROOT, Settings
 from glassbox.conse import softmax
@@ -716,6 +716,18 @@ def section_retrieval(
         f"recall_at_{RECALL_AT}": recall,
         "per_query": {r.text: {"rr": r.reciprocal_rank, "recall": r.recall} for r in results},
     }
+    calibration = calibrate_relevance(
+        vectors, [Path(p).name for p in corpus], queries, query_vectors, models.bank
+    )
+    report.results["retrieval"]["calibration"] = {
+        "a": calibration.a,
+        "b": calibration.b,
+        "brier_loqo": calibration.brier,
+        "brier_base_rate": calibration.brier_base_rate,
+        "cutoff": relevance.DEFAULT_CUTOFF,
+        "precision_at_cutoff": calibration.cutoff_precision,
+        "recall_at_cutoff": calibration.cutoff_recall,
+    }
     report.markdown += [
         "## 4. Retrieval (ConSE over MiniLM)",
         "",
@@ -738,7 +750,47 @@ def section_retrieval(
             for r in results
         ),
         "",
+        "### Relevance calibration (semantic channel)",
+        "",
+        "Each query's cosine with each photo is standardised against the same query's cosines"
+        " with the 1000 ImageNet class embeddings, and a logistic regression maps it to the"
+        " probability of relevance (`glassbox.relevance`). Fitted on all"
+        f" {len(queries)} x {len(corpus)} judged pairs:"
+        f" **a = {calibration.a:.3f}, b = {calibration.b:.3f}** (the app's constants are"
+        f" `SEMANTIC_A = {relevance.SEMANTIC_A}`, `SEMANTIC_B = {relevance.SEMANTIC_B}`).",
+        "",
+        f"Leave-one-query-out Brier score {calibration.brier:.3f} (always answering the base"
+        f" rate: {calibration.brier_base_rate:.3f}). At the default cut-off"
+        f" {relevance.DEFAULT_CUTOFF:.0%}, held-out precision {calibration.cutoff_precision:.2f}"
+        f" and recall {calibration.cutoff_recall:.2f}.",
+        "",
+        "| predicted | pairs | mean predicted | observed relevant |",
+        "|---|---|---|---|",
+        *(f"| {b} | {n} | {pm:.2f} | {obs:.2f} |" for b, n, pm, obs in calibration.reliability),
+        "",
+        "| cut-off | held-out precision | held-out recall |",
+        "|---|---|---|",
+        *(f"| {c:.0%} | {pr:.2f} | {rc:.2f} |" for c, pr, rc in calibration.cutoffs),
+        "",
     ]
+
+
+def calibrate_relevance(
+    vectors: np.ndarray,
+    names: Sequence[str],
+    queries: list[dict],
+    query_vectors: np.ndarray,
+    bank: ConceptBank,
+) -> relevance.Calibration:
+    """Fit the semantic channel's calibration on the judged pairs (one group per query)."""
+    classes = bank.embeddings[: bank.n_leaves]
+    groups = []
+    for query, q in zip(queries, query_vectors, strict=True):
+        bg = relevance.background(q, classes)
+        z = np.array([bg.z(float(s)) for s in vectors @ q])
+        y = np.array([name in set(query["relevant"]) for name in names], dtype=np.float64)
+        groups.append((z, y))
+    return relevance.calibrate(groups)
 
 
 # --------------------------------------------------------------------------- the report

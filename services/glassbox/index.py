@@ -512,7 +512,9 @@ def _clip(text: str) -> str:
     return data[:MAX_TEXT].decode("utf-8", "ignore").rsplit(" ", 1)[0]
 
 
-def from_settings(cfg: Any, collection: str | None = None, timeout: float | None = None) -> MediaIndex:
+def from_settings(
+    cfg: Any, collection: str | None = None, timeout: float | None = None
+) -> MediaIndex:
     """The index that ``glassbox.config.Settings`` describe (web, worker, reindex, health)."""
     return MediaIndex(
         cfg.milvus_uri,

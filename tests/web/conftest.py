@@ -7,6 +7,7 @@ Triton/Milvus clients are replaced by small in-memory fakes where a test needs t
 from __future__ import annotations
 
 import io
+import itertools
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -105,15 +106,41 @@ def bank_embeddings() -> np.ndarray:
     return np.stack([unit(rng.normal(size=DIM)) for _ in range(N_CONCEPTS)])
 
 
+class FakeBank(SimpleNamespace):
+    """Concepts "concept <i>" (all leaves); concept 11 is the broader "animal" above 3 and 5."""
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def find(self, word: str) -> list[int]:
+        return [i for i, name in enumerate(self.names) if name == word.strip().lower()]
+
+    def ancestors(self, i: int) -> list[int]:
+        return [11] if i in (3, 5) else []
+
+
 @pytest.fixture
 def fake_bank(bank_embeddings):
-    names = [f"concept <{i}>" for i in range(N_CONCEPTS)]
-    return SimpleNamespace(
-        names=names, wnids=[f"n{i:08d}" for i in range(N_CONCEPTS)], embeddings=bank_embeddings
+    names = [f"concept <{i}>" for i in range(N_CONCEPTS - 1)] + ["animal"]
+    return FakeBank(
+        names=names,
+        wnids=[f"n{i:08d}" for i in range(N_CONCEPTS)],
+        embeddings=bank_embeddings,
+        n_leaves=N_CONCEPTS,
     )
 
 
-def fake_analysis(bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3)) -> SimpleNamespace:
+_APPEARANCES = itertools.count()
+
+
+def _distinct_appearance() -> list[float]:
+    rng = np.random.default_rng(next(_APPEARANCES))
+    return [float(v) for v in np.abs(rng.normal(size=8)) * (rng.random(8) > 0.5)] or [1.0] * 8
+
+
+def fake_analysis(
+    bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3), appearance=None
+) -> SimpleNamespace:
     raw = sum(w * bank_embeddings[c] for c, w in zip(concept_ids, weights, strict=True))
     norm = float(np.linalg.norm(raw))  # as in ConSE: vector == sum(w_i e_i) and |vector| == 1
     vec, unit_weights = (raw / norm).astype(np.float32), [w / norm for w in weights]
@@ -136,7 +163,8 @@ def fake_analysis(bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3)) -> Si
         tags=tags,
         semantic=SimpleNamespace(vector=vec, concept_ids=list(concept_ids), weights=unit_weights),
         cams={cid: cam for cid in concept_ids},
-        appearance=[0.5] * 8,
+        # distinct by default, so that items are not grouped as near-duplicates
+        appearance=list(appearance) if appearance is not None else _distinct_appearance(),
         timings={"infer": 1.0},
     )
 
@@ -145,12 +173,14 @@ def fake_analysis(bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3)) -> Si
 def make_item(alice, bank_embeddings, django_capture_on_commit_callbacks):
     """An uploaded item; ``ready=True`` also stores a fake analysis and marks it indexed."""
 
-    def make(owner=None, *, visibility="private", ready=True, title="photo", status=None):
+    def make(
+        owner=None, *, visibility="private", ready=True, title="photo", status=None, **analysis
+    ):
         upload = SimpleUploadedFile("photo.jpg", jpeg(), content_type="image/jpeg")
         with django_capture_on_commit_callbacks(execute=True):
             item = actions.create_media(owner or alice, upload, title, visibility)
         if ready:
-            actions.record_analysis(item.pk, fake_analysis(bank_embeddings))
+            actions.record_analysis(item.pk, fake_analysis(bank_embeddings, **analysis))
             actions.mark_indexed(item.pk)
         if status:
             MediaItem.objects.filter(pk=item.pk).update(status=status)
@@ -164,23 +194,33 @@ def make_item(alice, bank_embeddings, django_capture_on_commit_callbacks):
 class FakeEncoder:
     embeddings: np.ndarray
     calls: list[list[str]] = field(default_factory=list)
+    overrides: dict[str, np.ndarray] = field(default_factory=dict)  # text -> its vector
 
     def embed_texts(self, texts):
         self.calls.append(list(texts))
-        return np.stack([self.embeddings[3] for _ in texts])
+        return np.stack([self.overrides.get(t, self.embeddings[3]) for t in texts])
 
 
 @dataclass
 class FakeIndex:
     """Returns every item id it is told about, best first; ignores visibility on purpose so
-    the web layer's own re-check is what the tests exercise."""
+    the web layer's own re-check is what the tests exercise. ``text_ids`` answer the lexical
+    channels. Every call is recorded with its filters."""
 
     ids: list[int] = field(default_factory=list)
+    text_ids: dict[str, list[int]] = field(default_factory=dict)
     searches: list[tuple[int, int | None]] = field(default_factory=list)
+    calls: list[tuple] = field(default_factory=list)
+    appearance_dim: int = 8
 
-    def search(self, vector, limit, viewer_id):
+    def search(self, vector, limit, viewer_id, filters=None, field="semantic", offset=0):
         self.searches.append((limit, viewer_id))
+        self.calls.append((field, limit, viewer_id, filters))
         return [Hit(id=i, score=0.9 - 0.1 * n) for n, i in enumerate(self.ids)][:limit]
+
+    def search_text(self, terms, field, limit, viewer_id, filters=None):
+        self.calls.append((field, limit, viewer_id, filters, terms))
+        return [Hit(id=i, score=1.0) for i in self.text_ids.get(field, [])][:limit]
 
 
 @pytest.fixture

@@ -31,8 +31,15 @@ def test_bad_query_is_a_problem_naming_q(api, fake_services, q, needle):
 def test_valid_queries_are_encoded_stripped(api, fake_services, q):
     response = api.get(reverse("api:search"), {"q": q})
     assert response.status_code == 200, response.content
-    assert fake_services.encoder.calls == [[q.strip()]]
+    (call,) = fake_services.encoder.calls  # one request: the query, then its content words
+    assert call[0] == q.strip()
     assert response.json()["query"] == q.strip()
+
+
+def test_a_ten_thousand_character_query_is_refused_without_work(api, fake_services):
+    response = api.get(reverse("api:search"), {"q": "dog " * 2500})
+    assert response.status_code == 400 and response.json()["field"] == "q"
+    assert "500" in response.json()["detail"] and fake_services.encoder.calls == []
 
 
 @pytest.mark.parametrize("limit", ["0", "51", "x"])
@@ -53,7 +60,7 @@ def test_results_are_explained_and_rechecked_against_visibility(
     assert response.status_code == 200
     body = response.json()
     assert [r["item"]["id"] for r in body["results"]] == [mine.pk, theirs_public.pk]
-    assert fake_services.index.searches == [(15, alice.pk)]
+    assert fake_services.index.searches == [(engine.MIN_CANDIDATES, alice.pk)]
     top = body["results"][0]
     contributions = top["contributions"]
     assert contributions[0]["concept"] == "concept <3>" and contributions[0]["value"] > 0

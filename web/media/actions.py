@@ -329,7 +329,9 @@ def index_row(item: MediaItem, bank=None) -> IndexRow:
         flagged=moderation.is_flagged(item.nsfw or [], cfg.nsfw_threshold),
         tags=tags,
         caption=lexical.index_text(item.caption or ""),
-        ocr=lexical.index_text("\n".join(str(line.get("text", "")) for line in item.text_lines or [])),
+        ocr=lexical.index_text(
+            "\n".join(str(line.get("text", "")) for line in item.text_lines or [])
+        ),
     )
 
 

@@ -4,4 +4,7 @@ from . import views
 
 app_name = "search"
 
-urlpatterns = [path("search/", views.search_page, name="search")]
+urlpatterns = [
+    path("search/", views.search_page, name="search"),
+    path("search/by-image/", views.by_image_page, name="by-image"),
+]

@@ -1,29 +1,146 @@
+"""The search page: text search with filters, "find similar" from an item, query by image.
+
+Every result carries its evidence: the query heat map over the thumbnail, the channels that
+matched, the caption phrase or read line with its box, and the words that matched nothing.
+"""
+
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from glassbox.imaging import InvalidMedia
 from glassbox.index import IndexUnavailable
 from glassbox.inference import InferenceUnavailable
+from media.views import _box_style
 
 from . import engine
+from .api.views import read_upload
 
 logger = logging.getLogger(__name__)
+UNAVAILABLE = "Search is unavailable right now; try again shortly."
 
 
 @require_GET
 def search_page(request: HttpRequest) -> HttpResponse:
-    raw = request.GET.get("q")
-    context: dict = {"query": (raw or "").strip(), "results": None, "error": None}
+    params = request.GET
+    raw_q, similar_to = params.get("q"), params.get("similar")
+    context = _context(params)
     status = 200
-    if raw is not None:
-        try:
-            context["results"] = engine.search(request.user, raw, engine.DEFAULT_LIMIT)
-        except engine.SearchQueryError as exc:
-            context["error"], status = exc.detail, 400
-        except (InferenceUnavailable, IndexUnavailable) as exc:
-            logger.warning("search unavailable: %s", exc)
-            context["error"], status = "Search is unavailable right now; try again shortly.", 503
+    if raw_q is None and not similar_to:
+        return render(request, "search/search.html", context)
+    try:
+        options = _options(params)
+        context["filters"] = options["filters"]
+        if similar_to:
+            item_id = _item_id(similar_to)
+            source = engine.source_from_item(request.user, item_id)
+            page = engine.similar(request.user, source, **options)
+            base = {"similar": str(item_id)}
+        else:
+            page = engine.search(request.user, raw_q, **options)
+            base = {"q": page.query}
+        context.update(_page_context(page, base, options))
+    except engine.SearchQueryError as exc:
+        context["error"], context["error_field"], status = exc.detail, exc.field, exc.status
+    except (InferenceUnavailable, IndexUnavailable) as exc:
+        logger.warning("search unavailable: %s", exc)
+        context["error"], status = UNAVAILABLE, 503
     return render(request, "search/search.html", context, status=status)
+
+
+@require_POST
+def by_image_page(request: HttpRequest) -> HttpResponse:
+    """Query by image from the page: the file is checked like an upload, never stored."""
+    params = request.POST
+    context = _context(params)
+    status = 200
+    upload = request.FILES.get("file")
+    try:
+        options = _options(params)
+        context["filters"] = options["filters"]
+        if upload is None:
+            raise engine.SearchQueryError("Choose an image to search with.", field="file")
+        source = engine.source_from_upload(read_upload(upload), upload.name or "")
+        page = engine.similar(request.user, source, **options)
+        context.update(_page_context(page, None, options))
+    except InvalidMedia as exc:
+        context["error"], context["error_field"], status = exc.detail, "file", exc.status
+    except engine.SearchQueryError as exc:
+        context["error"], context["error_field"], status = exc.detail, exc.field, exc.status
+    except (InferenceUnavailable, IndexUnavailable) as exc:
+        logger.warning("search by image unavailable: %s", exc)
+        context["error"], status = UNAVAILABLE, 503
+    return render(request, "search/search.html", context, status=status)
+
+
+def _options(params) -> dict:
+    return {
+        "filters": engine.parse_filters(params),
+        "page": engine.clean_page(params.get("page")),
+        "limit": engine.DEFAULT_LIMIT,
+        "sort": engine.clean_sort(params.get("sort")),
+        "weaker": engine.clean_flag(params.get("weaker"), "weaker"),
+    }
+
+
+def _item_id(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise engine.SearchQueryError("similar must be an item id", field="similar") from exc
+
+
+def _context(params) -> dict:
+    """What the form shows: the values as typed, so a rejected search can be corrected."""
+    return {
+        "query": (params.get("q") or "").strip(),
+        "form": {
+            name: (params.get(name) or "").strip()
+            for name in ("kind", "owner", "from", "to", "tag", "flagged", "sort")
+        },
+        "page": None,
+        "error": None,
+        "error_field": None,
+    }
+
+
+def _page_context(page: engine.SearchPage, base: dict | None, options: dict) -> dict:
+    """The page and its links (other pages, weaker matches) keeping query and filters."""
+
+    def link(**changes) -> str | None:
+        if base is None:
+            return None  # an uploaded image cannot be linked to; the form must be sent again
+        params = {**base, **options["filters"].as_params()}
+        if options["sort"] != "relevance":
+            params["sort"] = options["sort"]
+        if options["weaker"]:
+            params["weaker"] = "true"
+        params.update({k: v for k, v in changes.items() if v is not None})
+        params = {k: v for k, v in params.items() if v not in ("", False)}
+        return "?" + urlencode(params)
+
+    rows = [
+        {
+            "r": r,
+            "channels": [
+                {"c": c, "styles": [s for s in (_box_style(b) for b in c.boxes) if s]}
+                for c in r.channels
+            ],
+        }
+        for r in page.results
+    ]
+    return {
+        "page": page,
+        "rows": rows,
+        "start": (page.page - 1) * page.limit + 1,
+        "next_url": link(page=str(page.page + 1)) if page.has_next else None,
+        "prev_url": link(page=str(page.page - 1) if page.page > 2 else "")
+        if page.page > 1
+        else None,
+        "weaker_url": link(weaker="true", page="") if page.hidden and not page.weaker else None,
+        "stronger_url": link(weaker="", page="") if page.weaker else None,
+    }

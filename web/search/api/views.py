@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from glassbox.config import get_settings
 from glassbox_web.problems import Problem
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,17 +12,88 @@ from .. import engine
 from .serializers import SearchQuerySerializer, SearchResponseSerializer
 
 
+def _options(params) -> dict:
+    return {
+        "filters": engine.parse_filters(params),
+        "page": engine.clean_page(params.get("page")),
+        "limit": engine.clean_limit(params.get("limit")),
+        "sort": engine.clean_sort(params.get("sort")),
+        "weaker": engine.clean_flag(params.get("weaker"), "weaker"),
+    }
+
+
+def _answer(request: Request, run) -> Response:
+    try:
+        page = run()
+    except engine.SearchQueryError as exc:
+        code = "not_found" if exc.status == 404 else "invalid_query"
+        raise Problem(exc.status, code, exc.detail, field=exc.field) from exc
+    return Response(SearchResponseSerializer(page, context={"request": request}).data)
+
+
 class SearchView(APIView):
     """Find visible items matching a text query; every result says why it matches."""
 
     @extend_schema(parameters=[SearchQuerySerializer], responses={200: SearchResponseSerializer})
     def get(self, request: Request) -> Response:
-        params = SearchQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        try:
-            query = engine.clean_query(params.validated_data["q"])
-            results = engine.search(request.user, query, params.validated_data["limit"])
-        except engine.SearchQueryError as exc:
-            raise Problem(400, "invalid_query", exc.detail, field=exc.field) from exc
-        body = {"query": query, "results": results}
-        return Response(SearchResponseSerializer(body, context={"request": request}).data)
+        params = request.query_params
+        return _answer(
+            request, lambda: engine.search(request.user, params.get("q"), **_options(params))
+        )
+
+
+class SimilarView(APIView):
+    """Items that look like item ``pk`` or show the same concepts, explained."""
+
+    @extend_schema(
+        parameters=[SearchQuerySerializer(partial=True)],
+        responses={200: SearchResponseSerializer},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        params = request.query_params
+
+        def run():
+            source = engine.source_from_item(request.user, pk)
+            return engine.similar(request.user, source, **_options(params))
+
+        return _answer(request, run)
+
+
+class ByImageView(APIView):
+    """Query by image: upload a file (multipart field ``file``); it is checked like an upload
+    and analysed, never stored. Filters and paging come as query parameters."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        responses={200: SearchResponseSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise Problem(
+                400, "invalid", "file is required: the image to search with", field="file"
+            )
+        data = read_upload(upload)
+        params = request.query_params
+
+        def run():
+            options = _options(params)  # parameters are checked before the image is analysed
+            source = engine.source_from_upload(data, upload.name or "")
+            return engine.similar(request.user, source, **options)
+
+        return _answer(request, run)
+
+
+def read_upload(upload) -> bytes:
+    """At most one byte over the limit, so that an over-size file is refused by the same
+    check as uploads (``imaging.inspect_upload``) without reading all of it."""
+    upload.seek(0)
+    return upload.read(get_settings().max_upload_bytes + 1)

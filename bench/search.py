@@ -1,12 +1,45 @@
-"""Search latency with N indexed items (default 10 000), split into its parts.
+"""Search benchmark: latency by part, recall against exact search, HTTP throughput, ratios.
 
-Builds a throw-away SQLite database and a fresh Milvus Lite collection with N ready items whose
-semantic profiles are synthetic but shaped like real ones (ConSE mixes of 8 concepts from the
-real concept bank), starts Triton and a Milvus Lite server, then runs text queries through the
-same ``search.engine.search`` the web app uses, timing encode (Triton), Milvus, hydrate (the
-database) and explain (ConSE decomposition + justification).
+For each corpus size (``--sizes``, default 10 000) a synthetic corpus shaped like real analyses
+(see ``bench/searchkit.py``) is loaded into two Milvus collections with the same rows, one with
+the configured HNSW index (``GLASSBOX_MILVUS_HNSW_*``, defaults M=16, efConstruction=200,
+ef=64, exact below 2 000 rows) and one FLAT (exact), and, up to ``--db-max`` items, into the
+SQLite database (``MediaItem`` + ``SemanticProfile``). Triton and a Milvus Lite server run on
+bench ports. Then, side by side in one run (each query is sent to both indexes, alternating
+which goes first, and the query types are interleaved, so machine load hits all alike):
 
-Run:  .venv/bin/python bench/search.py [--items 10000] [--queries 200]
+1. **Latency** of ``search.engine.search`` / ``engine.similar`` (the functions the views call)
+   for five query types, split into the engine's parts (encode, milvus, hydrate, explain; for
+   image queries also "source", reading the source item), and the Milvus part split further
+   into its calls (vector search, filter count, exact scoring, BM25 caption/OCR channels):
+
+   - text: a text query, no filter (only the privacy rule: own or public);
+   - filtered: the same text, kind=image, the last 12 months, not flagged;
+   - mine: the same text, owner=mine (the viewer owns 5 % of the items);
+   - tag: the same text, tag = the concept it names ("a red sports car" -> car);
+   - image: find similar from an item (appearance + semantic vectors).
+
+2. **Recall@10** of each index against numpy brute force on the same rows with the same
+   filter, for each query type's vector channel, at the engine's request shape (48 candidates,
+   ef = max(ef, 48)); also "10@48": the share of the exact top 10 among the 48 candidates the
+   engine re-scores.
+
+3. **Throughput** over HTTP: gunicorn as the stack runs it (``Stack.web``: 2 sync workers) on
+   loopback against the first size's HNSW collection, 8 and 32 concurrent clients with a DRF
+   token, for text, filtered and image queries.
+
+4. **Ratios**: filtered / text, image / text, HNSW / FLAT (p50 and p95, total and Milvus).
+
+Sizes above ``--db-max`` (1 000 000 for example) get no database rows (a bulk SQLite load of a
+million profiles takes longer than the benchmark): encode and Milvus are measured there through
+the same engine calls, and hydrate/explain are taken from the largest size that had database
+rows (they depend on the number of candidates, not on the index size). They also use a smaller
+appearance vector (``--large-appearance-dim``, default 128: 1M x 1280 floats is 5 GB, twice
+over in Milvus Lite) and only ``--large-index`` (default FLAT: an HNSW build of 1M rows takes
+far longer than the benchmark on 2 cores; ``bench/hnsw_sweep.py`` reports build times).
+
+Run:  .venv/bin/python bench/search.py                      # 10k, ~10 min on 2 cores
+      .venv/bin/python bench/search.py --sizes 10000,100000,1000000 --queries 40
 """
 
 from __future__ import annotations
@@ -14,172 +47,711 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
+import threading
 import time
-from pathlib import Path
+import urllib.parse
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "infra"), str(REPO / "services"), str(REPO / "web")]
+import searchkit as sk
+from glassbox_launch.process import start, stop
+from glassbox_launch.stack import Stack
 
-from glassbox_launch.process import start, stop  # noqa: E402
-from glassbox_launch.stack import Ports, Stack  # noqa: E402
-
-BENCH_PORTS = Ports(redis=26381, triton=28110, milvus=28540, web=28010)
-QUERIES = [
-    "dog",
-    "cat",
-    "bird",
-    "car",
-    "a red sports car",
-    "food",
-    "pizza",
-    "boat on the water",
-    "mountain",
-    "musical instrument",
-    "furniture",
-    "a person riding a horse",
-    "flower",
-    "computer keyboard",
-    "building",
-    "snake",
-    "insect",
-    "fruit",
-    "airplane",
-    "shoes",
-]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+TYPES = ("text", "filtered", "mine", "tag", "image")
+PARTS = ("encode", "milvus", "hydrate", "explain")
+MILVUS_PARTS = ("vector", "count", "exact", "bm25")
+WANT = 48  # engine._candidates_wanted(1, 12): the candidates the engine asks each channel for
+VAR = sk.REPO / "var" / "bench-search"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--items", type=int, default=10_000)
-    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--sizes", default="10000", help="comma-separated corpus sizes")
+    ap.add_argument("--queries", type=int, default=60, help="measured queries per type and index")
+    ap.add_argument("--queries-large", type=int, default=20, help="the same, above --db-max")
+    ap.add_argument("--warmup", type=int, default=3, help="unmeasured rounds first")
+    ap.add_argument("--recall-queries", type=int, default=100, help="per type, for recall")
+    ap.add_argument("--db-max", type=int, default=100_000, help="largest size given DB rows")
+    ap.add_argument("--appearance-dim", type=int, default=1280)
+    ap.add_argument("--large-appearance-dim", type=int, default=128)
+    ap.add_argument("--large-index", choices=["FLAT", "HNSW", "both"], default="FLAT")
+    ap.add_argument("--clients", default="8,32", help="HTTP clients; empty: no HTTP test")
+    ap.add_argument("--http-seconds", type=float, default=20.0, help="per workload and clients")
+    ap.add_argument("--http-workers", type=int, default=2, help="gunicorn workers (stack: 2)")
     args = ap.parse_args()
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.clients = [int(c) for c in args.clients.split(",") if c]
 
-    var = REPO / "var" / "bench-search"
-    shutil.rmtree(var, ignore_errors=True)
-    stack = Stack(var_dir=var, ports=BENCH_PORTS)
+    shutil.rmtree(VAR, ignore_errors=True)
+    stack = Stack(var_dir=VAR, ports=sk.PORTS)
     os.environ.update(
         stack.app_env()
         | {
-            "GLASSBOX_DATABASE_URL": f"sqlite:///{var}/bench.sqlite3",
+            "GLASSBOX_DATABASE_URL": f"sqlite:///{VAR}/bench.sqlite3",
             "GLASSBOX_SECRET_KEY": "bench-only",
-            "GLASSBOX_MILVUS_COLLECTION": "bench_media",
+            "GLASSBOX_MILVUS_TIMEOUT_S": "600",
             "DJANGO_SETTINGS_MODULE": "glassbox_web.settings",
         }
     )
-    services = [stack.milvus(), stack.triton()]
-    for svc in services:
-        start(svc)
+    started = []
+    t0 = time.perf_counter()
     try:
-        return run(args)
+        for svc in (stack.milvus(), stack.triton()):
+            start(svc)
+            started.append(svc)
+        return run(args, stack, t0)
     finally:
-        for svc in reversed(services):
+        for svc in reversed(started):
             stop(svc)
 
 
-def run(args) -> int:
+def run(args, stack: Stack, t_start: float) -> int:
     import django
 
     django.setup()
-    import numpy as np
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from glassbox import conse
-    from glassbox.index import IndexRow
+    from glassbox.config import get_settings
     from glassbox_web import runtime
-    from media.models import MediaItem, SemanticProfile
-    from search.engine import search
+    from rest_framework.authtoken.models import Token
+    from search import engine
 
+    clock = sk.Clock()
+    print(f"\nmachine: {sk.machine_line()}", flush=True)
     call_command("migrate", "--noinput", verbosity=0)
-    User = get_user_model()
-    owner = User.objects.create_user("bench", password="bench-password")
-    other = User.objects.create_user("other", password="other-password")
+    viewer = sk.create_users()
+    token = Token.objects.create(user=viewer).key
+    cfg = get_settings()
     bank = runtime.concept_bank()
-    index = runtime.media_index()
-    rng = np.random.default_rng(0)
+    current: dict = {}
+    runtime.media_index = lambda: current["index"]  # the engine asks the runtime for its index
 
-    t0 = time.perf_counter()
-    batch = 1000
-    for start_at in range(0, args.items, batch):
-        n = min(batch, args.items - start_at)
-        items = MediaItem.objects.bulk_create(
-            MediaItem(
-                owner=owner if i % 2 == 0 else other,
-                visibility="public" if i % 4 == 1 else "private",
-                title=f"synthetic {start_at + i}",
-                file=f"originals/bench-{start_at + i}.jpg",
-                mime="image/jpeg",
-                width=640,
-                height=480,
-                size_bytes=1,
-                status="ready",
-            )
-            for i in range(n)
+    pool = sk.query_texts(bank, max(args.queries, args.recall_queries, 20))
+    vectors = dict(
+        zip(pool, runtime.inference_client().embed_texts(pool), strict=True)
+    )  # for recall: the engine encodes its own
+    tags = {q: sk.tag_for(bank, q) for q in pool}
+    tagged = [q for q in pool if tags[q]]
+
+    results: dict = {"sizes": {}, "config": vars(args) | {"hnsw": hnsw_config(cfg)}}
+    db_parts: dict | None = None  # hydrate/explain samples of the largest DB-backed size
+    for si, size in enumerate(args.sizes):
+        large = size > args.db_max
+        dim = args.large_appearance_dim if large else args.appearance_dim
+        kinds = ["HNSW", "FLAT"] if not large or args.large_index == "both" else [args.large_index]
+        print(f"\n== {size:,} items: indexes {', '.join(kinds)}, appearance {dim}-d", flush=True)
+        gen = sk.Generator(bank, dim, seed=si)
+        offset = si * 10_000_000
+        chunks = clock.run(
+            f"{size}: generate", lambda g=gen, o=offset, n=size: list(g.chunks(n, id_offset=o))
         )
-        profiles, rows = [], []
-        for item in items:
-            probs = np.zeros(len(bank), dtype=np.float32)
-            chosen = rng.choice(len(bank), size=16, replace=False)
-            probs[chosen] = rng.dirichlet(np.full(16, 0.3)).astype(np.float32)
-            sem = conse.semantic_vector(probs, bank.embeddings, 8)
-            cams = {str(c): rng.random((7, 7)).round(3).tolist() for c in sem.concept_ids}
-            profiles.append(
-                SemanticProfile(
-                    item=item,
-                    vector=sem.vector.astype("<f4").tobytes(),
-                    concept_ids=list(map(int, sem.concept_ids)),
-                    weights=list(map(float, sem.weights)),
-                    cams=cams,
-                )
-            )
-            rows.append(
-                IndexRow(
-                    id=item.pk,
-                    vector=sem.vector,
-                    owner_id=item.owner_id,
-                    is_public=item.visibility == "public",
-                    kind="image",
-                    created=int(time.time()),
-                )
-            )
-        SemanticProfile.objects.bulk_create(profiles)
-        index.upsert(rows)
-    index.flush()
-    build_s = time.perf_counter() - t0
+        truth = sk.truth_from(chunks)
+        sources = image_sources(truth, max(args.queries, args.recall_queries), seed=si)
 
-    phases: dict[str, list[float]] = {}
-    totals: list[float] = []
-    for q in range(args.queries + 5):
-        timings: dict[str, float] = {}
-        t = time.perf_counter()
-        results = search(owner, QUERIES[q % len(QUERIES)], limit=12, timings=timings)
-        elapsed = (time.perf_counter() - t) * 1000
-        if q < 5:  # warm-up: connections, caches
-            continue
-        assert results, "a query over the synthetic corpus returned nothing"
-        totals.append(elapsed)
-        for key, value in timings.items():
-            phases.setdefault(key, []).append(value)
+        indexes, build = {}, {}
+        for kind in kinds:
+            index = sk.TimedIndex(
+                stack.app_env()["GLASSBOX_MILVUS_URI"],
+                f"bench_{size}_{kind.lower()}",
+                index_type=kind,
+                appearance_dim=dim,
+                timeout=600,
+                hnsw_m=cfg.milvus_hnsw_m,
+                hnsw_ef_construction=cfg.milvus_hnsw_ef_construction,
+                hnsw_ef=cfg.milvus_hnsw_ef,
+                exact_below=cfg.milvus_exact_below,
+            )
+            build[kind] = clock.run(f"{size}: load {kind}", load_index, index, chunks, stack)
+            indexes[kind] = index
+        only = set(sources) if large else None
+        build["db_s"] = clock.run(f"{size}: database rows", load_db, chunks, gen, only)
+        del chunks
 
-    print(
-        f"\nSearch, {args.items} indexed items (built in {build_s:.0f} s), {args.queries} text "
-        f"queries, limit 12, viewer owns half the items, FLAT index on Milvus Lite server\n"
-    )
-    print("| part | p50 ms | p95 ms | mean ms | share of total |")
-    print("|---|---|---|---|---|")
-    total_mean = statistics.mean(totals)
-    for key, values in [*phases.items(), ("total", totals)]:
-        print(
-            f"| {key} | {percentile(values, 50):.1f} | {percentile(values, 95):.1f} | "
-            f"{statistics.mean(values):.1f} | {statistics.mean(values) / total_mean:.0%} |"
+        n = args.queries_large if large else args.queries
+        records = clock.run(
+            f"{size}: latency",
+            latency,
+            engine,
+            current,
+            indexes,
+            viewer,
+            pool[:n],
+            tags,
+            tagged,
+            sources[:n],
+            args.warmup,
         )
+        if large and db_parts is not None:
+            borrow_parts(records, db_parts)
+        elif not large:
+            db_parts = {k: [r for r in v if r["index"] == "HNSW"] for k, v in records.items()}
+        recall = clock.run(
+            f"{size}: recall",
+            measure_recall,
+            truth,
+            indexes,
+            bank,
+            engine,
+            vectors,
+            pool[: args.recall_queries],
+            tags,
+            sources[: args.recall_queries],
+        )
+        results["sizes"][size] = {
+            "large": large,
+            "appearance_dim": dim,
+            "build": build,
+            "segments": {
+                k: sk.segment_sizes(VAR / "milvus", i.collection) for k, i in indexes.items()
+            },
+            "records": records,
+            "recall": recall,
+            "borrowed": bool(large and db_parts is not None),
+        }
+        if si == 0 and args.clients:
+            results["http"] = clock.run(
+                f"{size}: http",
+                http_throughput,
+                stack,
+                indexes.get("HNSW") or next(iter(indexes.values())),
+                token,
+                pool[: args.queries],
+                sources[: args.queries],
+                args,
+            )
+        for index in indexes.values():  # free the server's memory before the next size
+            index.drop()
+            index.close()
+
+    results["phases"] = clock.phases
+    results["wall_s"] = time.perf_counter() - t_start
+    sk.dump_json(VAR / "results.json", results)
+    report(results, cfg)
     return 0
+
+
+def hnsw_config(cfg) -> str:
+    return (
+        f"M={cfg.milvus_hnsw_m}, efConstruction={cfg.milvus_hnsw_ef_construction}, "
+        f"ef={cfg.milvus_hnsw_ef}, exact below {cfg.milvus_exact_below} rows"
+    )
+
+
+def image_sources(truth: sk.Truth, n: int, seed: int) -> list[int]:
+    """Items the viewer may see, to "find similar" from."""
+    import numpy as np
+
+    visible = np.flatnonzero(truth.mask(sk.VIEWER))
+    rng = np.random.default_rng(seed + 100)
+    picked = rng.choice(visible, size=min(n, visible.size), replace=False)
+    return [int(truth.ids[i]) for i in picked]
+
+
+def load_index(index: sk.TimedIndex, chunks, stack: Stack) -> dict:
+    """Insert, flush, wait until Milvus Lite has built every segment's indexes."""
+    from glassbox import lexical
+
+    index.drop()
+    index.ensure()
+    t0 = time.perf_counter()
+    for chunk in chunks:
+        sk.insert_rows(index, sk.index_rows(chunk, lexical))
+    t1 = time.perf_counter()
+    index.flush()
+    t2 = time.perf_counter()
+    waited = sk.wait_indexed(VAR / "milvus", index.collection)
+    return {
+        "insert_s": t1 - t0,
+        "flush_s": t2 - t1,
+        "index_wait_s": waited,
+        "total_s": time.perf_counter() - t0,
+    }
+
+
+def load_db(chunks, gen, only) -> float:
+    t0 = time.perf_counter()
+    for chunk in chunks:
+        sk.insert_db(chunk, gen, only)
+    return time.perf_counter() - t0
+
+
+# --- latency ----------------------------------------------------------------------------------
+
+
+def latency(engine, current, indexes, viewer, texts, tags, tagged, sources, warmup) -> dict:
+    """Records per query type; each query runs on every index, alternating the order."""
+    filters = {
+        "text": lambda q: None,
+        "filtered": lambda q: engine.SearchFilters(
+            kind="image", date_from=sk.FILTER_FROM, date_to=sk.FILTER_TO, flagged=False
+        ),
+        "mine": lambda q: engine.SearchFilters(owner="mine"),
+        "tag": lambda q: engine.SearchFilters(tag=tags[q]),
+    }
+    records: dict[str, list[dict]] = {t: [] for t in TYPES}
+    kinds = list(indexes)
+    for i in range(warmup + len(texts)):
+        for qtype in TYPES:
+            order = kinds if i % 2 == 0 else kinds[::-1]
+            for kind in order:
+                index = indexes[kind]
+                current["index"] = index
+                index.take()
+                timings: dict[str, float] = {}
+                t0 = time.perf_counter()
+                if qtype == "image":
+                    source = engine.source_from_item(viewer, sources[i % len(sources)])
+                    t1 = time.perf_counter()
+                    page = engine.similar(viewer, source, timings=timings)
+                    timings["source"] = (t1 - t0) * 1000
+                else:
+                    q = tagged[i % len(tagged)] if qtype == "tag" else texts[i % len(texts)]
+                    page = engine.search(viewer, q, filters=filters[qtype](q), timings=timings)
+                total = (time.perf_counter() - t0) * 1000
+                laps, paths = index.take()
+                if i < warmup:
+                    continue
+                records[qtype].append(
+                    {
+                        "index": kind,
+                        "total": total,
+                        **timings,
+                        **{f"m_{k}": laps.get(k, 0.0) for k in MILVUS_PARTS},
+                        "exact": bool(paths),
+                        "results": len(page.results),
+                    }
+                )
+        if i == warmup - 1 or (i + 1) % 10 == 0:
+            print(f"    round {i + 1}/{warmup + len(texts)}", flush=True)
+    return records
+
+
+def borrow_parts(records: dict, db_parts: dict) -> None:
+    """Sizes without database rows: hydrate and explain from the DB-backed size's queries of
+    the same type (cycled); the total is the measured parts plus the borrowed ones."""
+    for qtype, rows in records.items():
+        donors = db_parts.get(qtype) or []
+        if not donors:
+            continue
+        for j, r in enumerate(rows):
+            d = donors[j % len(donors)]
+            r["total"] += (d["hydrate"] - r["hydrate"]) + (d["explain"] - r["explain"])
+            r["hydrate"], r["explain"], r["results"] = d["hydrate"], d["explain"], d["results"]
+
+
+# --- recall -----------------------------------------------------------------------------------
+
+
+def measure_recall(truth, indexes, bank, engine, vectors, texts, tags, sources) -> dict:
+    """Per query type and index: recall@10 and 10@48 against numpy exact search."""
+    import numpy as np
+
+    tagged = [q for q in texts if tags[q]]
+    cases = {
+        "text": [(vectors[q], None, "semantic") for q in texts],
+        "filtered": [
+            (
+                vectors[q],
+                engine.SearchFilters(
+                    kind="image", date_from=sk.FILTER_FROM, date_to=sk.FILTER_TO, flagged=False
+                ),
+                "semantic",
+            )
+            for q in texts
+        ],
+        "mine": [(vectors[q], engine.SearchFilters(owner="mine"), "semantic") for q in texts],
+        "tag": [(vectors[q], engine.SearchFilters(tag=tags[q]), "semantic") for q in tagged],
+        "image": [
+            (truth.appearance[np.searchsorted(truth.ids, s)], None, "appearance") for s in sources
+        ],
+    }
+    out: dict = {}
+    for qtype, items in cases.items():
+        rows: dict[str, dict[str, list]] = {
+            k: {"r10": [], "c48": [], "kept": [], "exact": []} for k in indexes
+        }
+        for vector, search_filters, field in items:
+            f = search_filters.to_index(bank) if search_filters else None
+            mask = truth.mask(sk.VIEWER, f)
+            exact = truth.top(vector, mask, 10, field)
+            if not exact:
+                continue
+            for kind, index in indexes.items():
+                index.take()
+                hits = [h.id for h in index.search(vector, WANT, sk.VIEWER, f, field)]
+                _, paths = index.take()
+                want = set(exact)
+                rows[kind]["r10"].append(len(want & set(hits[:10])) / len(want))
+                rows[kind]["c48"].append(len(want & set(hits)) / len(want))
+                rows[kind]["kept"].append(int(mask.sum()))
+                rows[kind]["exact"].append(bool(paths))
+        out[qtype] = rows
+    return out
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+def http_throughput(stack, index, token, texts, sources, args) -> list[dict]:
+    """Queries per second through gunicorn, closed loop: each client sends its next request
+    when the previous one is answered."""
+    import requests
+
+    env = {
+        "GLASSBOX_MILVUS_COLLECTION": index.collection,
+        "GLASSBOX_DATABASE_URL": os.environ["GLASSBOX_DATABASE_URL"],
+        "GLASSBOX_SECRET_KEY": "bench-only",
+        "GLASSBOX_MILVUS_TIMEOUT_S": "600",
+    }
+    svc = stack.web(env)
+    svc.argv[svc.argv.index("--workers") + 1] = str(args.http_workers)
+    base = f"http://127.0.0.1:{stack.ports.web}/api/v1/search/"
+    filt = {
+        "kind": "image",
+        "from": sk.FILTER_FROM.isoformat(),
+        "to": sk.FILTER_TO.isoformat(),
+        "flagged": "false",
+    }
+    workloads = {
+        "text": lambda i: base + "?" + urllib.parse.urlencode({"q": texts[i % len(texts)]}),
+        "filtered": lambda i: (
+            base + "?" + urllib.parse.urlencode({"q": texts[i % len(texts)], **filt})
+        ),
+        "image": lambda i: f"{base}similar/{sources[i % len(sources)]}/",
+    }
+    headers = {"Authorization": f"Token {token}"}
+    out = []
+    start(svc)
+    try:
+        for name, url in workloads.items():
+            with requests.Session() as s:  # warm both workers (imports, clients, caches)
+                for i in range(4):
+                    r = s.get(url(i), headers=headers, timeout=600)
+                    r.raise_for_status()
+            for clients in args.clients:
+                out.append(
+                    {
+                        "workload": name,
+                        "clients": clients,
+                        **closed_loop(url, headers, clients, args.http_seconds),
+                    }
+                )
+                print(f"    http {name} x{clients}: {out[-1]['qps']:.1f} q/s", flush=True)
+    finally:
+        stop(svc)
+    return out
+
+
+def closed_loop(url, headers, clients: int, seconds: float) -> dict:
+    import requests
+
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = [0]
+    t_end = time.perf_counter() + seconds
+
+    def client(cid: int) -> None:
+        with requests.Session() as s:
+            while time.perf_counter() < t_end:
+                with lock:
+                    i = counter[0]
+                    counter[0] += 1
+                t0 = time.perf_counter()
+                try:
+                    r = s.get(url(i), headers=headers, timeout=600)
+                    ok = r.status_code == 200
+                    err = "" if ok else f"HTTP {r.status_code}"
+                except requests.RequestException as exc:
+                    ok, err = False, type(exc).__name__
+                with lock:
+                    if ok:
+                        latencies.append((time.perf_counter() - t0) * 1000)
+                    else:
+                        errors.append(err)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0  # includes the requests in flight at the deadline
+    return {
+        "qps": len(latencies) / wall,
+        "ok": len(latencies),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+        "wall_s": wall,
+        "p50": sk.pct(latencies, 50),
+        "p95": sk.pct(latencies, 95),
+        "p99": sk.pct(latencies, 99),
+    }
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def ppp(values) -> str:
+    return " / ".join(sk.fmt(sk.pct(values, q)) for q in (50, 95, 99))
+
+
+def report(results: dict, cfg) -> None:
+    sizes = results["sizes"]
+    print(f"\n\n# Search benchmark\n\n{sk.machine_line()}; configured index: {hnsw_config(cfg)}.")
+    print("Milvus Lite server (milvus-lite, one process) and Triton (CPU) on loopback, SQLite.\n")
+
+    print("## Corpus and index build\n")
+    rows = []
+    for size, s in sizes.items():
+        for kind, b in s["build"].items():
+            if kind == "db_s":
+                continue
+            seg = s["segments"][kind]
+            rows.append(
+                [
+                    f"{int(size):,}",
+                    kind,
+                    s["appearance_dim"],
+                    len(seg),
+                    f"{min(seg):,} / {sorted(seg)[len(seg) // 2]:,} / {max(seg):,}" if seg else "–",
+                    sk.fmt(b["insert_s"], 0),
+                    sk.fmt(b["flush_s"], 0),
+                    sk.fmt(b["index_wait_s"], 0),
+                    sk.fmt(b["total_s"], 0),
+                ]
+            )
+        rows.append(
+            [f"{int(size):,}", "SQLite rows", "", "", "", sk.fmt(s["build"]["db_s"], 0), "", "", ""]
+        )
+    print(
+        sk.table(
+            [
+                "items",
+                "index",
+                "appearance dim",
+                "segments",
+                "rows per segment min / median / max",
+                "insert s",
+                "flush s",
+                "index build wait s",
+                "total s",
+            ],
+            rows,
+        )
+    )
+
+    print("\n## Latency by part, ms (p50 / p95 / p99)\n")
+    print(
+        "Parts as the engine times them; `milvus` is every Milvus call of the query (vector "
+        "search, filter count, exact scoring, BM25 caption + OCR), split in the next table. "
+        "Image queries also read the source item (`source`)."
+    )
+    borrowed = [f"{int(z):,}" for z, s in sizes.items() if s["borrowed"]]
+    if borrowed:
+        print(
+            f"At {', '.join(borrowed)} items there are no database rows: hydrate and explain "
+            "(marked *) are the largest DB-backed size's samples; total = measured encode + "
+            "milvus + those."
+        )
+    print()
+    rows = []
+    for size, s in sizes.items():
+        for kind in sorted({r["index"] for rs in s["records"].values() for r in rs}):
+            for qtype in TYPES:
+                rs = [r for r in s["records"][qtype] if r["index"] == kind]
+                if not rs:
+                    continue
+                star = "*" if s["borrowed"] else ""
+                rows.append(
+                    [
+                        f"{int(size):,}",
+                        kind,
+                        qtype,
+                        len(rs),
+                        sk.fmt(sum(r["results"] for r in rs) / len(rs)),
+                        ppp(r["total"] for r in rs),
+                    ]
+                    + [
+                        ppp(r[p] for r in rs) + (star if p in ("hydrate", "explain") else "")
+                        for p in PARTS
+                    ]
+                    + [ppp(r.get("source", 0.0) for r in rs) if qtype == "image" else ""]
+                )
+    print(sk.table(["items", "index", "query", "n", "results", "total", *PARTS, "source"], rows))
+
+    print("\n## The Milvus part split into calls, ms (p50 / p95)\n")
+    print(
+        "vector: the semantic (and for image queries the appearance) search RPCs; count: the "
+        "filter count before an HNSW search with a filter; exact: fetching and scoring a "
+        "filtered set of at most `exact_below` rows instead; bm25: caption + OCR channels.\n"
+    )
+    rows = []
+    for size, s in sizes.items():
+        for kind in sorted({r["index"] for rs in s["records"].values() for r in rs}):
+            for qtype in TYPES:
+                rs = [r for r in s["records"][qtype] if r["index"] == kind]
+                if not rs:
+                    continue
+                rows.append(
+                    [f"{int(size):,}", kind, qtype, f"{sum(r['exact'] for r in rs)}/{len(rs)}"]
+                    + [
+                        " / ".join(sk.fmt(sk.pct([r[f"m_{p}"] for r in rs], q)) for q in (50, 95))
+                        for p in MILVUS_PARTS
+                    ]
+                    + [" / ".join(sk.fmt(sk.pct([r["milvus"] for r in rs], q)) for q in (50, 95))]
+                )
+    print(sk.table(["items", "index", "query", "exact path", *MILVUS_PARTS, "milvus"], rows))
+
+    print("\n## Recall against exact search (numpy brute force, same rows, same filter)\n")
+    print(
+        "recall@10: the exact top 10 among the index's first 10; 10@48: among the 48 "
+        "candidates the engine asks for and re-scores. Image: the appearance channel.\n"
+    )
+    rows = []
+    for size, s in sizes.items():
+        for qtype in TYPES:
+            for kind, r in s["recall"][qtype].items():
+                if not r["r10"]:
+                    continue
+                rows.append(
+                    [
+                        f"{int(size):,}",
+                        qtype,
+                        kind,
+                        len(r["r10"]),
+                        f"{sum(r['kept']) / len(r['kept']):,.0f}",
+                        f"{sum(r['exact'])}/{len(r['exact'])}",
+                        f"{sum(r['r10']) / len(r['r10']):.3f}",
+                        f"{min(r['r10']):.1f}",
+                        f"{sum(r['c48']) / len(r['c48']):.3f}",
+                    ]
+                )
+    print(
+        sk.table(
+            [
+                "items",
+                "query",
+                "index",
+                "queries",
+                "rows the filter keeps (mean)",
+                "exact path",
+                "recall@10",
+                "min recall@10",
+                "10@48",
+            ],
+            rows,
+        )
+    )
+
+    if results.get("http"):
+        first = next(iter(sizes))
+        print(
+            f"\n## Throughput over HTTP ({int(first):,} items, HNSW, gunicorn "
+            f"{results['config']['http_workers']} sync workers on loopback)\n"
+        )
+        print(
+            "Closed loop: each client sends its next request when the previous one is "
+            "answered; a GET /api/v1/search/ (text, filtered) or /api/v1/search/similar/<id>/ "
+            "(image), DRF token auth, JSON with explanations.\n"
+        )
+        rows = [
+            [h["workload"], h["clients"], f"{h['qps']:.2f}", h["ok"], h["errors"], ppp_http(h)]
+            for h in results["http"]
+        ]
+        print(
+            sk.table(
+                [
+                    "workload",
+                    "clients",
+                    "queries/s",
+                    "answered",
+                    "errors",
+                    "latency ms p50 / p95 / p99",
+                ],
+                rows,
+            )
+        )
+
+    print("\n## Ratios (p50 ratio / p95 ratio)\n")
+    rows = []
+    for size, s in sizes.items():
+        rec = s["records"]
+        kinds = sorted({r["index"] for rs in rec.values() for r in rs})
+        for kind in kinds:
+
+            def sel(qtype, kind=kind, rec=rec):
+                return [r for r in rec[qtype] if r["index"] == kind]
+
+            for num, den in (
+                ("filtered", "text"),
+                ("mine", "text"),
+                ("tag", "text"),
+                ("image", "text"),
+            ):
+                rows.append(
+                    [
+                        f"{int(size):,}",
+                        f"{num} / {den}",
+                        kind,
+                        ratio(sel(num), sel(den), "total"),
+                        ratio(sel(num), sel(den), "milvus"),
+                    ]
+                )
+        if "HNSW" in kinds and "FLAT" in kinds:
+            for qtype in TYPES:
+                h = [r for r in rec[qtype] if r["index"] == "HNSW"]
+                f = [r for r in rec[qtype] if r["index"] == "FLAT"]
+                rows.append(
+                    [
+                        f"{int(size):,}",
+                        f"HNSW / FLAT ({qtype})",
+                        "",
+                        ratio(h, f, "total"),
+                        ratio(h, f, "milvus"),
+                    ]
+                )
+    prev = None
+    for size, s in sizes.items():
+        if prev is not None:
+            for qtype in TYPES:
+                a = [r for r in s["records"][qtype] if r["index"] == "FLAT"] or [
+                    r for r in s["records"][qtype]
+                ]
+                b = [r for r in sizes[prev]["records"][qtype] if r["index"] == "FLAT"] or [
+                    r for r in sizes[prev]["records"][qtype]
+                ]
+                rows.append(
+                    [
+                        f"{int(size):,} / {int(prev):,}",
+                        f"size ({qtype}, FLAT)",
+                        "",
+                        ratio(a, b, "total"),
+                        ratio(a, b, "milvus"),
+                    ]
+                )
+        prev = size
+    print(sk.table(["items", "ratio", "index", "total", "milvus"], rows))
+
+    print("\n## Run time\n")
+    print(
+        sk.table(
+            ["phase", "s"],
+            [[name, f"{s:.0f}"] for name, s in results["phases"]]
+            + [["whole run (with service start/stop)", f"{results['wall_s']:.0f}"]],
+        )
+    )
+    print(f"\nRaw numbers: {VAR / 'results.json'}")
+
+
+def ppp_http(h: dict) -> str:
+    return " / ".join(sk.fmt(h[k]) for k in ("p50", "p95", "p99"))
+
+
+def ratio(a: list[dict], b: list[dict], key: str) -> str:
+    if not a or not b:
+        return "–"
+    pa = [sk.pct([r[key] for r in a], q) for q in (50, 95)]
+    pb = [sk.pct([r[key] for r in b], q) for q in (50, 95)]
+    return " / ".join(f"{x / y:.2f}x" if y > 0 else "–" for x, y in zip(pa, pb, strict=True))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ SECTIONS = (
     "## 2. Faithfulness",
     "## 3. Localisation",
     "## 4. Retrieval",
+    "## 5. Find similar",
 )
 
 
@@ -35,7 +36,7 @@ def section_text(markdown: str, heading: str) -> str:
     return markdown[start : end if end >= 0 else None]
 
 
-def test_the_report_has_four_sections_each_with_numbers(report) -> None:
+def test_the_report_has_its_sections_each_with_numbers(report) -> None:
     out, _ = report
     markdown = (out / "README.md").read_text()
     for heading in SECTIONS:
@@ -75,3 +76,22 @@ def test_retrieval_meets_the_measured_floor(report) -> None:
     assert retrieval["queries"] >= 12
     assert retrieval["mrr"] >= MRR_FLOOR
     assert retrieval["recall_at_5"] >= RECALL_FLOOR
+
+
+def test_relevance_calibration_is_what_the_app_uses_and_beats_the_base_rate(report) -> None:
+    from glassbox import relevance
+
+    calibration = report[1]["retrieval"]["calibration"]
+    # quick mode ranks the same 19 x 19 judged pairs, so the fit is the app's constants
+    assert calibration["a"] == pytest.approx(relevance.SEMANTIC_A, abs=0.01)
+    assert calibration["b"] == pytest.approx(relevance.SEMANTIC_B, abs=0.01)
+    assert calibration["brier_loqo"] < 0.75 * calibration["brier_base_rate"]
+    assert calibration["precision_at_cutoff"] >= 0.5
+
+
+def test_near_duplicates_are_separated_from_different_photos(report) -> None:
+    from glassbox import relevance
+
+    similarity = report[1]["similarity"]
+    assert similarity["separated"], similarity
+    assert similarity["different_max_appearance"] < relevance.NEAR_DUPLICATE

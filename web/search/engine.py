@@ -48,6 +48,7 @@ MAX_QUERY_WORDS = 12  # content words embedded for the word-by-word explanation
 HEATMAP_TERMS = 8  # most concepts mixed into a query heat map
 WORD_CONCEPT_MIN = 0.5  # cosine at which a query word is said to match a concept's name
 SORTS = ("relevance", "date")
+KINDS = ("image", "video")  # filter values; only images are ingested so far
 OWNERS = ("any", "mine", "public")
 # punctuation, separators, controls and math/currency/modifier symbols; emoji (So) are words
 _NOT_WORDS = ("P", "Z", "C", "Sm", "Sc", "Sk")
@@ -132,10 +133,8 @@ def parse_filters(params: Mapping[str, str]) -> SearchFilters:
         return value or None
 
     kind = text("kind")
-    if kind is not None and kind not in MediaItem.Kind.values:
-        raise SearchQueryError(
-            f"kind must be one of {', '.join(MediaItem.Kind.values)}", field="kind"
-        )
+    if kind is not None and kind not in KINDS:
+        raise SearchQueryError(f"kind must be one of {', '.join(KINDS)}", field="kind")
     owner = text("owner") or "any"
     if owner not in OWNERS:
         raise SearchQueryError(f"owner must be one of {', '.join(OWNERS)}", field="owner")

@@ -80,9 +80,10 @@ def combine(probabilities: Iterable[float]) -> float:
     return 1.0 - miss
 
 
-def similarity(appearance_cosine: float, semantic_cosine: float) -> float:
-    """The "find similar" score: the mean of the two cosines (each in [-1, 1])."""
-    return 0.5 * (float(appearance_cosine) + float(semantic_cosine))
+def similarity(appearance_cosine, semantic_cosine):
+    """The "find similar" score: the mean of the two cosines (each in [-1, 1]); floats or
+    arrays."""
+    return 0.5 * (appearance_cosine + semantic_cosine)
 
 
 # --- fitting (used by glassbox.evaluate) ----------------------------------------------------

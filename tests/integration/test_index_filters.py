@@ -13,14 +13,13 @@ excludes", plus "every row it keeps" only where the limit (hence ef) covers the 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from glassbox.index import Filters, Hit, IndexFailure, IndexRow, MediaIndex
+from glassbox.index import Filters, Hit, IndexRow, MediaIndex
 from glassbox.lexical import index_text
 
 pytestmark = pytest.mark.integration
@@ -148,29 +147,15 @@ def assert_same_ranking(hits: list[Hit], expected: list[tuple[int, float]], k: i
 # -- fixtures ------------------------------------------------------------------------------
 
 
-def settle(index: MediaIndex) -> None:
-    """Flush, then reload, so every segment is searched through its built index.
+def filled(milvus_uri: str, config: str, rows: list[IndexRow]) -> MediaIndex:
+    """A new collection holding ``rows``, every segment searched through its built index.
 
-    Milvus Lite builds a flushed segment's index in a background thread and searches it by
-    brute force until then; release + load builds the missing indexes synchronously. Without
-    this an "HNSW" test could silently be a brute-force test. A load that meets a sidecar
-    the background thread is still writing fails ("File is too small"); it is retried.
+    Milvus Lite builds a flushed segment's index in a background thread (while the collection
+    is loaded) and searches the segment by brute force until then, so an "HNSW" test could
+    silently be a brute-force one. So the rows go into a released collection (no background
+    builds), and ``load`` then builds every index before it returns.
     """
-    index.flush()
-    deadline = time.monotonic() + 60
-    while True:
-        index._call(lambda c: c.release_collection(index.collection, timeout=index.timeout))
-        try:
-            index._call(lambda c: c.load_collection(index.collection, timeout=index.timeout))
-            return
-        except IndexFailure:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def new_index(milvus_uri: str, config: str) -> MediaIndex:
-    idx = MediaIndex(
+    index = MediaIndex(
         milvus_uri,
         f"test_filters_{uuid.uuid4().hex[:12]}",
         dim=DIM,
@@ -178,8 +163,17 @@ def new_index(milvus_uri: str, config: str) -> MediaIndex:
         timeout=30.0,
         **CONFIGS[config],
     )
-    idx.ensure()
-    return idx
+    index.ensure()
+    try:
+        index._call(lambda c: c.release_collection(index.collection, timeout=index.timeout))
+        index.upsert(rows)
+        index.flush()
+        index._call(lambda c: c.load_collection(index.collection, timeout=index.timeout))
+    except BaseException:
+        index.drop()
+        index.close()
+        raise
+    return index
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))
@@ -191,10 +185,8 @@ def config(request: pytest.FixtureRequest) -> str:
 def index(milvus_uri: str, config: str) -> Iterator[MediaIndex]:
     """All of ``ROWS``, for the tests that only read (one collection per configuration: making
     one costs about 5 s, most of it pymilvus waiting 0.5 s after each of its 9 indexes)."""
-    idx = new_index(milvus_uri, config)
+    idx = filled(milvus_uri, config, ROWS)
     try:
-        idx.upsert(ROWS)
-        settle(idx)
         yield idx
     finally:
         idx.drop()
@@ -360,10 +352,8 @@ def test_no_viewer_ever_gets_another_users_private_row(index: MediaIndex, config
 
 @pytest.fixture
 def small(milvus_uri: str, config: str) -> Iterator[MediaIndex]:
-    idx = new_index(milvus_uri, config)
+    idx = filled(milvus_uri, config, ROWS[:60])
     try:
-        idx.upsert(ROWS[:60])
-        settle(idx)
         yield idx
     finally:
         idx.drop()

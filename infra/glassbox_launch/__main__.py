@@ -74,6 +74,7 @@ def cmd_demo(_args) -> int:
                 started.append(svc)
         manage(stack, env, "migrate", "--noinput", "-v", "0")
         manage(stack, env, "collectstatic", "--noinput", "-v", "0")
+        manage(stack, env, "reindex", "--if-outdated")  # a collection from an older Glassbox
         for svc in (stack.worker(env), stack.web(env)):
             if start(svc):
                 started.append(svc)

@@ -859,9 +859,7 @@ def section_similarity(
         "different_max_similarity": different[4],
         "edited_min_appearance": {r[0]: r[2] for r in rows[1:]},
         "near_duplicate_threshold": relevance.NEAR_DUPLICATE,
-        "separated": bool(
-            different[3] < relevance.NEAR_DUPLICATE <= min(r[2] for r in copies)
-        ),
+        "separated": bool(different[3] < relevance.NEAR_DUPLICATE <= min(r[2] for r in copies)),
     }
     report.markdown += [
         "## 5. Find similar and near-duplicates",

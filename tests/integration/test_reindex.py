@@ -104,3 +104,25 @@ def test_reindexed_filter_fields_come_from_the_database(index, analysed):
     seen_by_other = {h.id for h in index.search(unit(0), 10, viewer_id=other.pk)}
     assert seen_by_other == {items[1].pk, items[2].pk}  # the public one and its own
     assert get_settings().milvus_collection != COLLECTION  # the app's index was not touched
+
+
+def test_if_outdated_rebuilds_a_collection_made_by_an_older_schema_once(index, analysed):
+    from pymilvus import DataType, MilvusClient
+
+    client = MilvusClient(uri=index.uri)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=384)  # the first schema's one field
+    params = client.prepare_index_params()
+    params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+    client.create_collection(COLLECTION, schema=schema, index_params=params)
+    client.close()
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("reindex", "--if-outdated", collection=COLLECTION, stdout=out, stderr=err)
+    assert "older Glassbox" in err.getvalue() and "reindexed 3 items" in out.getvalue()
+    index.ensure()  # the rebuilt collection has today's fields
+    assert index.count() == 3
+    out, err = io.StringIO(), io.StringIO()
+    call_command("reindex", "--if-outdated", collection=COLLECTION, stdout=out, stderr=err)
+    assert out.getvalue() == "" and "reindex [" not in err.getvalue()  # current: untouched

@@ -6,7 +6,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from glassbox.config import get_settings
-from glassbox.index import IndexFailure
+from glassbox.index import IndexFailure, IndexOutdated
 from glassbox.index import from_settings as index_from_settings
 
 from media import actions
@@ -22,6 +22,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=500)
         parser.add_argument(
+            "--if-outdated",
+            action="store_true",
+            help="only rebuild when the collection was made by an older Glassbox (the demo "
+            "runs this at start)",
+        )
+        parser.add_argument(
             "--collection",
             default=None,
             help="collection name (default: GLASSBOX_MILVUS_COLLECTION)",
@@ -32,6 +38,14 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1")
         cfg = get_settings()
         index = index_from_settings(cfg, collection=collection)
+        if options.get("if_outdated"):
+            try:
+                index.ensure()
+                return  # current: nothing to do
+            except IndexOutdated as exc:
+                self.stderr.write(f"{exc}; rebuilding it now")
+            except IndexFailure as exc:
+                raise CommandError(f"Milvus is unavailable: {exc}") from exc
         err = self.stderr if options.get("verbosity", 1) > 0 else None
 
         def progress(done: int, total: int) -> None:

@@ -14,7 +14,6 @@ from glassbox.config import get_settings
 from glassbox.index import from_settings
 from PIL import Image, ImageDraw, ImageFont
 from rest_framework.test import APIClient
-
 from test_pipeline_real_services import wait_until_settled
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -256,3 +256,25 @@ def test_engine_rejects_unknown_tag_before_encoding(alice, fake_services):
     with pytest.raises(engine.SearchQueryError) as err:
         engine.search(alice, "dog", filters=engine.SearchFilters(tag="unicorn"))
     assert err.value.field == "tag" and fake_services.encoder.calls == []
+
+
+def test_search_page_query_by_image_shows_upload_errors(alice_web, fake_services):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = reverse("search:by-image")
+    response = alice_web.post(url, {"file": SimpleUploadedFile("x.jpg", b"not an image")})
+    assert response.status_code == 415
+    html = response.content.decode()
+    assert 'data-testid="search-error"' in html and "<strong>file:</strong>" in html
+    assert alice_web.post(url, {}).status_code == 400
+    assert alice_web.get(url).status_code == 405
+    assert fake_services.index.calls == []
+
+
+def test_search_page_needs_login_and_csrf_for_query_by_image(client, alice, fake_services):
+    from django.test import Client
+
+    assert client.get(reverse("search:search"), {"q": "dog"}).status_code in (302, 403)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post(reverse("search:by-image"), {}).status_code == 403

@@ -14,8 +14,10 @@ One row holds four searchable channels:
   sparse vectors by a schema function, for the lexical channels.
 
 An approximate index (HNSW) loses recall when a filter keeps only a few rows, because the graph
-walk meets too few of them. So a filtered search first counts the rows the filter keeps, and
-below ``exact_below`` rows it scores them exactly instead (see ``docs/decisions.md``).
+walk meets too few of them (measured: recall@10 0.84 for a user owning 0.5% of 100k rows). So
+an HNSW search first asks for the ids its filter keeps, at most ``exact_below`` + 1 of them;
+when they are no more than ``exact_below``, it scores those rows exactly instead. The privacy
+rule is a filter too: a user who sees few rows (their own, few public) gets exact results.
 
 The client is created on first use, never at import; call ``reset()`` after a fork (Celery's
 ``worker_process_init``). Never point several processes at a Lite ``.db`` path: Lite locks
@@ -45,6 +47,7 @@ _INDEX_PARAMS: dict[str, dict[str, int]] = {
 }
 DEFAULT_HNSW_EF = 64
 DEFAULT_EXACT_BELOW = 2000
+_EXACT_CHUNK = 500  # vectors read back per call when scoring exactly
 _UNAVAILABLE_HINTS = (
     "fail connecting",
     "unavailable",
@@ -261,10 +264,10 @@ class MediaIndex:
         query = self._vector(vector, self.dim if field == "semantic" else self.appearance_dim)
         filters = filters or Filters()
         expr = filters.expr(viewer_id)
-        if self.index_type != "FLAT" and not filters.is_empty and self.exact_below > 0:
-            kept = self.count(expr)
-            if kept <= self.exact_below:
-                return self._exact(query, expr, field, limit, offset)
+        if self.index_type != "FLAT" and self.exact_below > 0:
+            few = self._ids_if_few(expr)
+            if few is not None:
+                return self._exact(query, few, field, limit, offset)
         params: dict[str, Any] = {"metric_type": "IP"}
         if self.index_type == "HNSW":
             params["params"] = {"ef": max(self.hnsw_ef, limit + offset)}
@@ -326,26 +329,36 @@ class MediaIndex:
         )
         return {int(r["id"]): np.asarray(r[field], dtype=np.float32) for r in rows}
 
-    def _exact(
-        self, query: list[float], expr: str, field: str, limit: int, offset: int
-    ) -> list[Hit]:
+    def _ids_if_few(self, expr: str) -> list[int] | None:
+        """The ids that pass ``expr`` when there are at most ``exact_below`` of them, else
+        None. One query for ids only, limited to one row more than the threshold, so a
+        filter that keeps many rows costs little."""
         rows = self._call(
             lambda c: c.query(
                 self.collection,
                 filter=expr,
-                output_fields=["id", field],
-                limit=self.exact_below,
+                output_fields=["id"],
+                limit=self.exact_below + 1,
                 timeout=self.timeout,
             )
         )
-        if not rows:
+        if len(rows) > self.exact_below:
+            return None
+        return [int(r["id"]) for r in rows]
+
+    def _exact(
+        self, query: list[float], ids: list[int], field: str, limit: int, offset: int
+    ) -> list[Hit]:
+        """Score the rows ``ids`` exactly (their vectors are read back in chunks)."""
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(ids), _EXACT_CHUNK):
+            found.update(self.vectors(ids[start : start + _EXACT_CHUNK], field))
+        if not found:
             return []
-        ids = np.array([int(r["id"]) for r in rows], dtype=np.int64)
-        scores = np.asarray([r[field] for r in rows], dtype=np.float32) @ np.asarray(
-            query, dtype=np.float32
-        )
-        order = np.lexsort((ids, -scores))[offset : offset + limit]
-        return [Hit(id=int(ids[i]), score=float(scores[i])) for i in order]
+        keys = np.fromiter(found, dtype=np.int64, count=len(found))
+        scores = np.stack([found[int(k)] for k in keys]) @ np.asarray(query, dtype=np.float32)
+        order = np.lexsort((keys, -scores))[offset : offset + limit]
+        return [Hit(id=int(keys[i]), score=float(scores[i])) for i in order]
 
     def flush(self) -> None:
         """Seal pending writes (unflushed rows are slow to search in Lite)."""
@@ -419,7 +432,12 @@ class MediaIndex:
             self._client = MilvusClient(
                 uri=self.uri,
                 timeout=self.timeout,
-                grpc_options={"grpc.keepalive_permit_without_calls": False},
+                # and ping rarely during a call: a long one (loading 100k rows took 138 s)
+                # drew GOAWAY "too_many_pings" at the default 10 s
+                grpc_options={
+                    "grpc.keepalive_permit_without_calls": False,
+                    "grpc.keepalive_time_ms": 300_000,
+                },
             )
         return self._client
 

@@ -468,7 +468,8 @@ def _explain_text(query, vector, words, word_vectors, c: _Candidate, bank) -> Re
                 "caption",
                 c.p_caption,
                 len(c.caption_words) / max(len(words), 1),
-                f"caption {c.p_caption:.0%}: “{phrase_text}” matches {', '.join(hit)}",
+                f"caption {c.p_caption:.0%}: the caption phrase “{phrase_text}” has"
+                f" {', '.join(hit)}",
                 words=hit,
                 text=phrase_text,
                 boxes=boxes,
@@ -484,7 +485,8 @@ def _explain_text(query, vector, words, word_vectors, c: _Candidate, bank) -> Re
                 "ocr",
                 c.p_ocr,
                 len(c.ocr_words) / max(len(words), 1),
-                f"read text {c.p_ocr:.0%}: “{line}” matches {', '.join(hit)}",
+                f"read text {c.p_ocr:.0%}: the line “{line}” read in the image has"
+                f" {', '.join(hit)}",
                 words=hit,
                 text=line,
                 boxes=[box] if box else [],

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import time
 
@@ -66,6 +67,7 @@ def main() -> int:
     efs = [int(x) for x in args.ef.split(",")]
 
     shutil.rmtree(VAR, ignore_errors=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the services on kill too
     stack = Stack(var_dir=VAR, ports=PORTS)
     os.environ.update(stack.app_env())
     t_start = time.perf_counter()
@@ -100,15 +102,12 @@ def run(args, stack, ms, efcs, efs, t_start) -> int:
     truth = sk.truth_from(chunks)
     gen_s = time.perf_counter() - t0
 
-    first = (ms[0], efcs[0])
     index = MediaIndex(
         stack.app_env()["GLASSBOX_MILVUS_URI"],
         COLLECTION,
         index_type="HNSW",
         appearance_dim=2,
         timeout=3600,
-        hnsw_m=first[0],
-        hnsw_ef_construction=first[1],
         exact_below=0,
     )
     index.drop()
@@ -132,11 +131,10 @@ def run(args, stack, ms, efcs, efs, t_start) -> int:
     exact = [truth.top(q, mask, 10) for q in queries]
     rows = []
     configs = [(m, efc) for m in ms for efc in efcs]
-    for n, (m, efc) in enumerate(configs):
-        if n == 0:
-            build_s = wait_s  # the first config was built by the load (background thread)
-        else:
-            build_s = sk.switch_vector_index(index, "HNSW", {"M": m, "efConstruction": efc})
+    for m, efc in configs:
+        # every config is built the same way, the first too: the load's build got the server's
+        # defaults (the parameters MediaIndex sends do not reach milvus-lite, see searchkit)
+        build_s = sk.switch_vector_index(index, "HNSW", {"M": m, "efConstruction": efc})
         built = graph_params(VAR / "milvus")
         for ef in efs:
             r = sweep_ef(index, queries, exact, ef)

@@ -47,10 +47,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
 import urllib.parse
+from pathlib import Path
 
 import searchkit as sk
 from glassbox_launch.process import start, stop
@@ -79,18 +81,30 @@ def main() -> int:
         help="time budget of the tag-filter queries per size (they are slow: see the notes)",
     )
     ap.add_argument("--recall-queries", type=int, default=100, help="per type, for recall")
+    ap.add_argument("--recall-queries-large", type=int, default=20, help="the same, large")
     ap.add_argument("--db-max", type=int, default=100_000, help="largest size given DB rows")
     ap.add_argument("--appearance-dim", type=int, default=1280)
     ap.add_argument("--large-appearance-dim", type=int, default=128)
     ap.add_argument("--large-index", choices=["FLAT", "HNSW", "both"], default="FLAT")
     ap.add_argument("--clients", default="8,32", help="HTTP clients; empty: no HTTP test")
     ap.add_argument("--http-seconds", type=float, default=20.0, help="per workload and clients")
+    ap.add_argument("--report", help="print the tables of a results.json again, run nothing")
+    ap.add_argument("--http-index", default="HNSW", help="indexes served over HTTP: HNSW,FLAT")
     ap.add_argument("--http-workers", type=int, default=2, help="gunicorn workers (stack: 2)")
     args = ap.parse_args()
+    if args.report:
+        import json
+
+        from glassbox.config import get_settings
+
+        report(json.loads(Path(args.report).read_text()), get_settings())
+        return 0
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.clients = [int(c) for c in args.clients.split(",") if c]
+    args.http_index = [k.strip().upper() for k in args.http_index.split(",") if k.strip()]
 
     shutil.rmtree(VAR, ignore_errors=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the services on kill too
     stack = Stack(var_dir=VAR, ports=sk.PORTS)
     os.environ.update(
         stack.app_env()
@@ -175,6 +189,7 @@ def run(args, stack: Stack, t_start: float) -> int:
         del chunks
 
         n = args.queries_large if large else args.queries
+        n_recall = args.recall_queries_large if large else args.recall_queries
         n_tag = min(n, int(args.tag_seconds / (TAG_MS_PER_ROW * 7 / 1000 * size)))
         counts = {t: n for t in TYPES} | {"tag": n_tag}
         records = clock.run(
@@ -203,10 +218,10 @@ def run(args, stack: Stack, t_start: float) -> int:
             bank,
             engine,
             vectors,
-            pool[: args.recall_queries],
+            pool[:n_recall],
             tags,
-            sources[: args.recall_queries],
-            min(args.recall_queries, 2 * n_tag),
+            sources[:n_recall],
+            min(n_recall, 2 * n_tag),
         )
         results["sizes"][size] = {
             "large": large,
@@ -218,13 +233,14 @@ def run(args, stack: Stack, t_start: float) -> int:
             "records": records,
             "recall": recall,
             "borrowed": bool(large and db_parts is not None),
+            "counts": counts,
         }
         if si == 0 and args.clients:
             results["http"] = clock.run(
                 f"{size}: http",
                 http_throughput,
                 stack,
-                indexes.get("HNSW") or next(iter(indexes.values())),
+                indexes,
                 token,
                 pool[: args.queries],
                 sources[: args.queries],
@@ -408,13 +424,22 @@ def measure_recall(truth, indexes, bank, engine, vectors, texts, tags, sources, 
 # --- HTTP -------------------------------------------------------------------------------------
 
 
-def http_throughput(stack, index, token, texts, sources, args) -> list[dict]:
-    """Queries per second through gunicorn, closed loop: each client sends its next request
-    when the previous one is answered."""
+def http_throughput(stack, indexes, token, texts, sources, args) -> list[dict]:
+    """Queries per second through gunicorn, per index in ``--http-index``."""
+    out = []
+    for kind in args.http_index:
+        if kind in indexes:
+            out += http_one(stack, indexes[kind], token, texts, sources, args)
+    return out
+
+
+def http_one(stack, index, token, texts, sources, args) -> list[dict]:
+    """Closed loop: each client sends its next request when the previous one is answered."""
     import requests
 
     env = {
         "GLASSBOX_MILVUS_COLLECTION": index.collection,
+        "GLASSBOX_MILVUS_INDEX": index.index_type,
         "GLASSBOX_DATABASE_URL": os.environ["GLASSBOX_DATABASE_URL"],
         "GLASSBOX_SECRET_KEY": "bench-only",
         "GLASSBOX_MILVUS_TIMEOUT_S": "600",
@@ -447,12 +472,16 @@ def http_throughput(stack, index, token, texts, sources, args) -> list[dict]:
             for clients in args.clients:
                 out.append(
                     {
+                        "index": index.index_type,
                         "workload": name,
                         "clients": clients,
                         **closed_loop(url, headers, clients, args.http_seconds),
                     }
                 )
-                print(f"    http {name} x{clients}: {out[-1]['qps']:.1f} q/s", flush=True)
+                print(
+                    f"    http {index.index_type} {name} x{clients}: {out[-1]['qps']:.1f} q/s",
+                    flush=True,
+                )
     finally:
         stop(svc)
     return out
@@ -494,6 +523,7 @@ def closed_loop(url, headers, clients: int, seconds: float) -> dict:
         t.join()
     wall = time.perf_counter() - t0  # includes the requests in flight at the deadline
     return {
+        "load": os.getloadavg()[0],  # 1-minute load average at the end (2 cores)
         "qps": len(latencies) / wall,
         "ok": len(latencies),
         "errors": len(errors),
@@ -664,7 +694,7 @@ def report(results: dict, cfg) -> None:
     if results.get("http"):
         first = next(iter(sizes))
         print(
-            f"\n## Throughput over HTTP ({int(first):,} items, HNSW, gunicorn "
+            f"\n## Throughput over HTTP ({int(first):,} items, gunicorn "
             f"{results['config']['http_workers']} sync workers on loopback)\n"
         )
         print(
@@ -673,18 +703,29 @@ def report(results: dict, cfg) -> None:
             "(image), DRF token auth, JSON with explanations.\n"
         )
         rows = [
-            [h["workload"], h["clients"], f"{h['qps']:.2f}", h["ok"], h["errors"], ppp_http(h)]
+            [
+                h.get("index", "HNSW"),
+                h["workload"],
+                h["clients"],
+                f"{h['qps']:.2f}",
+                h["ok"],
+                h["errors"],
+                ppp_http(h),
+                f"{h['load']:.1f}" if "load" in h else "–",
+            ]
             for h in results["http"]
         ]
         print(
             sk.table(
                 [
+                    "index",
                     "workload",
                     "clients",
                     "queries/s",
                     "answered",
                     "errors",
                     "latency ms p50 / p95 / p99",
+                    "load average",
                 ],
                 rows,
             )
@@ -750,6 +791,8 @@ def report(results: dict, cfg) -> None:
         prev = size
     print(sk.table(["items", "ratio", "index", "total", "milvus"], rows))
 
+    notes(sizes)
+
     print("\n## Run time\n")
     print(
         sk.table(
@@ -759,6 +802,46 @@ def report(results: dict, cfg) -> None:
         )
     )
     print(f"\nRaw numbers: {VAR / 'results.json'}")
+
+
+def notes(sizes: dict) -> None:
+    """Per-row costs that explain the tables."""
+    print("\n## Notes\n")
+    for size, s in sizes.items():
+        rec = s["records"]
+        kinds = sorted({r["index"] for rs in rec.values() for r in rs})
+        for kind in kinds:
+            tag = [r for r in rec["tag"] if r["index"] == kind]
+            text = [r for r in rec["text"] if r["index"] == kind]
+            if tag and text:
+                calls = 4 if kind == "HNSW" else 3  # (count, exact) or search, + 2 BM25
+                per_call = (
+                    sk.pct([r["milvus"] for r in tag], 50) - sk.pct([r["milvus"] for r in text], 50)
+                ) / calls
+                print(
+                    f"- {int(size):,} items, {kind}: a tag filter adds ~{per_call:,.0f} ms per "
+                    f"Milvus call ({per_call / int(size) * 1000:.2f} ms per 1 000 rows): "
+                    "`array_contains_any` makes Milvus Lite evaluate the whole filter row by "
+                    "row in Python over every segment."
+                )
+            elif not tag and s.get("counts", {}).get("tag") == 0:
+                print(
+                    f"- {int(size):,} items, {kind}: tag queries not run (their cost grows "
+                    "with the collection, see above; --tag-seconds sets their time budget)."
+                )
+        for kind in kinds:
+            cnt = [
+                r["m_count"]
+                for qt in ("filtered", "mine")
+                for r in rec[qt]
+                if r["index"] == kind and r["m_count"] > 0
+            ]
+            if cnt:
+                print(
+                    f"- {int(size):,} items, {kind}: the filter count before a filtered HNSW "
+                    f"search takes {sk.fmt(sk.pct(cnt, 50))} ms p50 (Milvus Lite answers "
+                    "`count(*)` with a filter by materialising every matching row)."
+                )
 
 
 def ppp_http(h: dict) -> str:

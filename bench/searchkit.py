@@ -45,7 +45,7 @@ CREATED_TO = int(dt.datetime(2026, 11, 28, tzinfo=dt.UTC).timestamp())
 FILTER_FROM = dt.date(2025, 11, 28)
 FILTER_TO = dt.date(2026, 11, 27)
 MAX_TAG_SLOTS = 32
-APPEARANCE_NOISE = 0.2  # 1-2 % of items get a near-duplicate (cosine >= 0.95)
+APPEARANCE_NOISE = 0.35  # a few % of items get a near-duplicate (appearance cosine >= 0.9)
 CAM_POOL = 64  # distinct 7x7 maps reused across items (their size matters, not their values)
 
 BASE_QUERIES = [
@@ -425,9 +425,18 @@ def switch_vector_index(index: MediaIndex, index_type: str, params: dict) -> flo
     name = index.collection
     t0 = time.perf_counter()
     client.release_collection(name, timeout=600)
-    client.drop_index(name, "semantic", timeout=600)
+    # Milvus Lite resolves an index name only as "<field>_idx"; any other name drops every
+    # index of the collection (scalar and BM25 ones included)
+    client.drop_index(name, "semantic_idx", timeout=600)
     ip = client.prepare_index_params()
-    ip.add_index(field_name="semantic", index_type=index_type, metric_type="IP", params=params)
+    # pymilvus 3 sends build parameters as flat key-value pairs (M, efConstruction), which
+    # milvus-lite 3.2 ignores: it reads only a JSON "params" entry. Send both forms.
+    ip.add_index(
+        field_name="semantic",
+        index_type=index_type,
+        metric_type="IP",
+        params={**params, "params": params} if params else {},
+    )
     client.create_index(name, ip, timeout=3600)
     client.load_collection(name, timeout=7200)
     return time.perf_counter() - t0

@@ -1,0 +1,170 @@
+"""What each search filter costs in the Milvus Lite server, per call, as the corpus grows.
+
+``glassbox.index.Filters.expr`` turns the user's filters into one boolean expression. Milvus
+Lite evaluates an expression with pyarrow kernels, except when it holds an array function
+(``array_contains_any``, the tag filter): then the whole expression is evaluated row by row in
+Python, after converting every row of every segment, vectors included, to Python objects.
+This measures one semantic-search call (48 hits, the engine's request) per filter form, on a
+FLAT collection of each size (so the vector search itself is the same for every row):
+
+- privacy: ``(owner_id == v or is_public == true)``, what every search carries;
+- date+flag: privacy and ``created`` range and ``flagged == false`` and ``kind``;
+- tag (array): privacy and ``array_contains_any(tags, [...])``, as ``Filters.expr`` writes it;
+- tag (like): privacy and the same tags matched with ``like`` on a VARCHAR of the tag ids
+  (`` 12 345 1095 ``), the form proposed instead; stored here in the unused ``ocr`` field;
+- count: the ``count(*)`` query ``MediaIndex.search`` runs before an HNSW search with a filter,
+  with the privacy + date filter.
+
+Run:  .venv/bin/python bench/milvus_filters.py [--sizes 2000,10000,50000] [--calls 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import time
+
+import numpy as np
+import searchkit as sk
+from glassbox_launch.process import start, stop
+from glassbox_launch.stack import Ports, Stack
+
+PORTS = Ports(redis=26393, triton=28140, milvus=28570, web=28040)
+VAR = sk.REPO / "var" / "bench-filters"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="2000,10000,50000")
+    ap.add_argument("--calls", type=int, default=10)
+    ap.add_argument("--appearance-dim", type=int, default=1280)
+    args = ap.parse_args()
+    shutil.rmtree(VAR, ignore_errors=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the services on kill too
+    stack = Stack(var_dir=VAR, ports=PORTS)
+    svc = stack.milvus()
+    start(svc)
+    try:
+        rows = [measure(stack, int(s), args) for s in args.sizes.split(",")]
+    finally:
+        stop(svc)
+    forms = list(rows[0][1])
+    print("\n# Milvus Lite: one search call (48 hits) per filter form, ms p50 / p95\n")
+    print(
+        f"{sk.machine_line()}; FLAT collections, appearance {args.appearance_dim}-d, "
+        f"{args.calls} calls per cell.\n"
+    )
+    print(sk.table(["items", *forms], [[f"{n:,}", *(c[f] for f in forms)] for n, c in rows]))
+    (n0, c0), (n1, c1) = rows[0], rows[-1]
+    growth = ", ".join(
+        f"{f} {p50(c1[f]) / p50(c0[f]):.1f}x"
+        for f in forms
+        if f.startswith(("privacy", "date", "tag", "count"))
+    )
+    print(f"\nGrowth of p50 from {n0:,} to {n1:,} items ({n1 / n0:.0f}x): {growth}")
+    return 0
+
+
+def p50(cell: str) -> float:
+    return float(cell.split(" / ")[0].replace(",", ""))
+
+
+def measure(stack: Stack, size: int, args) -> tuple[int, dict[str, str]]:
+    from glassbox import lexical
+    from glassbox.concepts import ConceptBank
+    from glassbox.config import get_settings
+    from glassbox.index import Filters, MediaIndex
+
+    bank = ConceptBank.load(get_settings().concept_bank_path)
+    gen = sk.Generator(bank, args.appearance_dim, seed=3)
+    index = MediaIndex(
+        stack.app_env()["GLASSBOX_MILVUS_URI"],
+        f"filters_{size}",
+        index_type="FLAT",
+        appearance_dim=args.appearance_dim,
+        timeout=3600,
+    )
+    index.ensure()
+    chunks = list(gen.chunks(size))
+    for chunk in chunks:
+        rows = sk.index_rows(chunk, lexical)
+        # the proposed tag_terms VARCHAR, here in the (unused) ocr field
+        rows = [
+            r.__class__(**{**r.__dict__, "ocr": " " + " ".join(str(t) for t in r.tags) + " "})
+            for r in rows
+        ]
+        sk.insert_rows(index, rows)
+    index.flush()
+    sk.wait_indexed(VAR / "milvus", index.collection)
+    truth = sk.truth_from(chunks)
+    rng = np.random.default_rng(0)
+    vectors = truth.semantic[rng.integers(0, size, args.calls)]
+    dog = tuple(bank.find("dog"))
+    privacy = Filters().expr(sk.VIEWER)
+    dated = Filters(kind="image", created_from=sk.CREATED_TO - 365 * 86400, flagged=False)
+    like = " or ".join(f'ocr like "% {t} %"' for t in dog)
+    forms = {
+        "privacy": privacy,
+        "date+flag": dated.expr(sk.VIEWER),
+        "tag (array)": Filters(tags=dog).expr(sk.VIEWER),
+        "tag (like)": f"{privacy} and ({like})",
+    }
+    client = index._connect()
+    out: dict[str, str] = {}
+    for name, expr in forms.items():
+        lat, kept = [], None
+        for v in vectors[: args.calls]:
+            t0 = time.perf_counter()
+            hits = client.search(
+                index.collection,
+                data=[v.tolist()],
+                anns_field="semantic",
+                filter=expr,
+                limit=48,
+                output_fields=["id"],
+                search_params={"metric_type": "IP"},
+                timeout=3600,
+            )
+            lat.append((time.perf_counter() - t0) * 1000)
+            kept = len(hits[0])
+        out[name] = f"{sk.fmt(sk.pct(lat, 50))} / {sk.fmt(sk.pct(lat, 95))}"
+        print(f"  {size:,} {name}: {out[name]} ms ({kept} hits)", flush=True)
+    lat = []
+    for _ in range(args.calls):
+        t0 = time.perf_counter()
+        index.count(dated.expr(sk.VIEWER))
+        lat.append((time.perf_counter() - t0) * 1000)
+    out["count (date+flag)"] = f"{sk.fmt(sk.pct(lat, 50))} / {sk.fmt(sk.pct(lat, 95))}"
+    # same hits from both tag forms?
+    a = client.search(
+        index.collection,
+        data=[vectors[0].tolist()],
+        anns_field="semantic",
+        filter=forms["tag (array)"],
+        limit=48,
+        output_fields=["id"],
+        search_params={"metric_type": "IP"},
+        timeout=3600,
+    )
+    b = client.search(
+        index.collection,
+        data=[vectors[0].tolist()],
+        anns_field="semantic",
+        filter=forms["tag (like)"],
+        limit=48,
+        output_fields=["id"],
+        search_params={"metric_type": "IP"},
+        timeout=3600,
+    )
+    same = [h["id"] for h in a[0]] == [h["id"] for h in b[0]]
+    print(f"  {size:,}: array and like forms return the same hits: {same}", flush=True)
+    out["same hits (array vs like)"] = str(same)
+    index.drop()
+    index.close()
+    return size, out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -39,6 +39,7 @@ import time
 
 import numpy as np
 import searchkit as sk
+from glassbox.index import Filters
 from glassbox_launch.process import start, stop
 from glassbox_launch.stack import Ports, Stack
 
@@ -46,6 +47,7 @@ PORTS = Ports(redis=26392, triton=28130, milvus=28560, web=28030)
 VAR = sk.REPO / "var" / "bench-hnsw"
 COLLECTION = "bench_hnsw_sweep"
 WANT = 48
+CASES = {"privacy": Filters(), "mine": Filters(owner="mine")}
 
 
 def main() -> int:
@@ -55,6 +57,11 @@ def main() -> int:
     ap.add_argument("--m", default="8,16,32")
     ap.add_argument("--efc", default="100,200,400", help="efConstruction values")
     ap.add_argument("--ef", default="16,32,64,128,256", help="search ef values")
+    ap.add_argument(
+        "--cases",
+        default="privacy,mine",
+        help="filters: privacy (own or public, 29%% of rows), mine (owner=mine, 5%%)",
+    )
     ap.add_argument("--graph-rows", type=int, default=0, help="also sweep one faiss graph")
     ap.add_argument(
         "--graph-configs",
@@ -62,6 +69,7 @@ def main() -> int:
         help="M:efConstruction pairs for --graph-rows",
     )
     args = ap.parse_args()
+    args.cases = [c for c in args.cases.split(",") if c]
     ms = [int(x) for x in args.m.split(",")]
     efcs = [int(x) for x in args.efc.split(",")]
     efs = [int(x) for x in args.ef.split(",")]
@@ -127,8 +135,11 @@ def run(args, stack, ms, efcs, efs, t_start) -> int:
         flush=True,
     )
 
-    mask = truth.mask(sk.VIEWER)
-    exact = [truth.top(q, mask, 10) for q in queries]
+    cases = {c: CASES[c] for c in args.cases}
+    exact = {}
+    for case, f in cases.items():
+        mask = truth.mask(sk.VIEWER, f)
+        exact[case] = [truth.top(q, mask, 10) for q in queries]
     rows = []
     configs = [(m, efc) for m in ms for efc in efcs]
     for m, efc in configs:
@@ -136,22 +147,26 @@ def run(args, stack, ms, efcs, efs, t_start) -> int:
         # defaults (the parameters MediaIndex sends do not reach milvus-lite, see searchkit)
         build_s = sk.switch_vector_index(index, "HNSW", {"M": m, "efConstruction": efc})
         built = graph_params(VAR / "milvus")
-        for ef in efs:
-            r = sweep_ef(index, queries, exact, ef)
-            rows.append({"M": m, "efc": efc, "build_s": build_s, "built": built, "ef": ef, **r})
-            print(
-                f"  M={m} efC={efc} ef={ef}: recall@10 {r['r10']:.3f}, 10@48 {r['c48']:.3f}, "
-                f"p50 {r['p50']:.0f} ms (build {build_s:.0f} s, files say {built})",
-                flush=True,
-            )
+        for case, f in cases.items():
+            for ef in efs:
+                r = sweep_ef(index, queries, exact[case], ef, f)
+                rows.append({"case": case, "M": m, "efc": efc, "build_s": build_s, "ef": ef, **r})
+                print(
+                    f"  {case} M={m} efC={efc} ef={ef}: recall@10 {r['r10']:.3f}, "
+                    f"10@48 {r['c48']:.3f}, p50 {r['p50']:.0f} ms (build {build_s:.0f} s, "
+                    f"files say {built})",
+                    flush=True,
+                )
     flat_s = sk.switch_vector_index(index, "FLAT", {})
-    flat = sweep_ef(index, queries, exact, 64, flat=True)
+    flat = {
+        case: sweep_ef(index, queries, exact[case], 64, f, flat=True) for case, f in cases.items()
+    }
     index.drop()
     index.close()
 
     graph_rows = []
     if args.graph_rows:
-        graph_rows = graph_sweep(truth, queries, args.graph_rows, args.graph_configs, efs)
+        graph_rows = graph_sweep(truth, queries, args.graph_rows, args.graph_configs, efs, cases)
 
     report(args, cfg, rows, flat, flat_s, segments, gen_s, insert_s, wait_s, graph_rows)
     print(f"\nwhole run: {time.perf_counter() - t_start:.0f} s")
@@ -171,14 +186,14 @@ def graph_params(milvus_dir) -> str:
     return f"M={idx.hnsw.nb_neighbors(1)}, efC={idx.hnsw.efConstruction}"
 
 
-def sweep_ef(index, queries, exact, ef, flat: bool = False) -> dict:
+def sweep_ef(index, queries, exact, ef, filters, flat: bool = False) -> dict:
     index.hnsw_ef = ef
     limit = WANT if (flat or ef >= WANT) else 10
     r10, c48, lat = [], [], []
-    index.search(queries[0], limit, sk.VIEWER)  # warm
+    index.search(queries[0], limit, sk.VIEWER, filters)  # warm
     for q, want in zip(queries, exact, strict=True):
         t0 = time.perf_counter()
-        hits = [h.id for h in index.search(q, limit, sk.VIEWER)]
+        hits = [h.id for h in index.search(q, limit, sk.VIEWER, filters)]
         lat.append((time.perf_counter() - t0) * 1000)
         r10.append(len(set(want) & set(hits[:10])) / len(want))
         if limit == WANT:
@@ -193,19 +208,17 @@ def sweep_ef(index, queries, exact, ef, flat: bool = False) -> dict:
     }
 
 
-def graph_sweep(truth, queries, n_rows, configs, efs) -> list[dict]:
+def graph_sweep(truth, queries, n_rows, configs, efs, cases) -> list[dict]:
     """faiss HNSW on one graph of the first ``n_rows`` rows, as Milvus Lite builds a segment,
-    searched with the viewer's privacy filter as an IDSelectorBatch (as Milvus Lite does)."""
+    searched with each case's filter as an IDSelectorBatch (as Milvus Lite does)."""
     import faiss
 
     data = np.ascontiguousarray(truth.semantic[:n_rows])
-    visible = truth.mask(sk.VIEWER)[:n_rows]
-    allowed = np.flatnonzero(visible).astype(np.int64)
-    exact = []
-    for q in queries:
-        s = data[allowed] @ q
-        top = allowed[np.argsort(-s)[:10]]
-        exact.append(set(top.tolist()))
+    allowed, exact = {}, {}
+    for case, f in cases.items():
+        allowed[case] = np.flatnonzero(truth.mask(sk.VIEWER, f)[:n_rows]).astype(np.int64)
+        rows = allowed[case]
+        exact[case] = [set(rows[np.argsort(-(data[rows] @ q))[:10]].tolist()) for q in queries]
     out = []
     for pair in configs.split(","):
         m, efc = (int(x) for x in pair.split(":"))
@@ -215,33 +228,26 @@ def graph_sweep(truth, queries, n_rows, configs, efs) -> list[dict]:
         index.add(data)
         build_s = time.perf_counter() - t0
         print(f"  graph {n_rows:,} rows M={m} efC={efc}: built in {build_s:.0f} s", flush=True)
-        for ef in efs:
-            for k in (10, WANT):
-                if k == WANT and ef < WANT:
-                    continue
-                sel = faiss.IDSelectorBatch(allowed)
-                params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(ef, k))
-                rec, lat = [], []
-                for q, want in zip(queries, exact, strict=True):
-                    t0 = time.perf_counter()
-                    _, ids = index.search(q[None, :], k, params=params)
-                    lat.append((time.perf_counter() - t0) * 1000)
-                    rec.append(len(want & set(ids[0][:10].tolist())) / 10)
-                    if k == WANT:
-                        rec[-1] = (rec[-1], len(want & set(ids[0].tolist())) / 10)
-                if k == 10:
-                    row = {
-                        "M": m,
-                        "efc": efc,
-                        "build_s": build_s,
-                        "ef": ef,
-                        "r10": float(np.mean(rec)),
-                        "p50_10": sk.pct(lat, 50),
-                    }
-                    out.append(row)
-                else:
-                    out[-1]["c48"] = float(np.mean([c for _, c in rec]))
-                    out[-1]["p50_48"] = sk.pct(lat, 50)
+        for case in cases:
+            for ef in efs:
+                row = {"case": case, "M": m, "efc": efc, "build_s": build_s, "ef": ef}
+                for k in (10, WANT):
+                    if k == WANT and ef < WANT:
+                        continue
+                    sel = faiss.IDSelectorBatch(allowed[case])
+                    params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(ef, k))
+                    r10, c48, lat = [], [], []
+                    for q, want in zip(queries, exact[case], strict=True):
+                        t0 = time.perf_counter()
+                        _, ids = index.search(q[None, :], k, params=params)
+                        lat.append((time.perf_counter() - t0) * 1000)
+                        r10.append(len(want & set(ids[0][:10].tolist())) / 10)
+                        c48.append(len(want & set(ids[0].tolist())) / 10)
+                    if k == 10:
+                        row |= {"r10": float(np.mean(r10)), "p50_10": sk.pct(lat, 50)}
+                    else:
+                        row |= {"c48": float(np.mean(c48)), "p50_48": sk.pct(lat, 50)}
+                out.append(row)
         del index
     return out
 
@@ -252,45 +258,49 @@ def report(args, cfg, rows, flat, flat_s, segments, gen_s, insert_s, wait_s, gra
         f"{sk.machine_line()}. Milvus Lite server on loopback; {len(segments)} sealed segments "
         f"(one HNSW graph each), rows min / median / max {min(segments):,} / "
         f"{segments[len(segments) // 2]:,} / {max(segments):,}. {args.queries} text queries "
-        f"(Triton MiniLM), each with the viewer's privacy filter (own or public, "
-        f"{sk.VIEWER_SHARE + (1 - sk.VIEWER_SHARE) * sk.PUBLIC_SHARE:.0%} of rows). Current "
-        f"defaults: M={cfg.milvus_hnsw_m}, efConstruction={cfg.milvus_hnsw_ef_construction}, "
-        f"ef={cfg.milvus_hnsw_ef}.\n"
+        f"(Triton MiniLM). Filters: privacy = the viewer's own or public rows "
+        f"({sk.VIEWER_SHARE + (1 - sk.VIEWER_SHARE) * sk.PUBLIC_SHARE:.0%}), what every "
+        f"search carries; mine = owner=mine ({sk.VIEWER_SHARE:.0%}), searched through the graph "
+        f"here (exact_below=0). Current defaults: M={cfg.milvus_hnsw_m}, "
+        f"efConstruction={cfg.milvus_hnsw_ef_construction}, ef={cfg.milvus_hnsw_ef}.\n"
     )
     print(
         f"Corpus generated in {gen_s:.0f} s; inserted in {insert_s:.0f} s; first index build "
         f"(background, after the flush) {wait_s:.0f} s. Build s below: the rebuild of the "
         f"semantic index in place (release + drop + create + load).\n"
     )
-    table = []
-    for r in rows:
-        table.append(
-            [
-                r["M"],
-                r["efc"],
-                sk.fmt(r["build_s"], 0),
-                r["ef"],
-                f"{r['r10']:.3f}",
-                f"{r['r10_min']:.1f}",
-                "–" if r["c48"] != r["c48"] else f"{r['c48']:.3f}",
-                f"{sk.fmt(r['p50'])} / {sk.fmt(r['p95'])} ({r['limit']})",
-            ]
-        )
-    table.append(
+    table = [
         [
+            r["case"],
+            r["M"],
+            r["efc"],
+            sk.fmt(r["build_s"], 0),
+            r["ef"],
+            f"{r['r10']:.3f}",
+            f"{r['r10_min']:.1f}",
+            "–" if r["c48"] != r["c48"] else f"{r['c48']:.3f}",
+            f"{sk.fmt(r['p50'])} / {sk.fmt(r['p95'])} ({r['limit']})",
+        ]
+        for r in sorted(rows, key=lambda r: (r["case"] != "privacy", r["M"], r["efc"], r["ef"]))
+    ]
+    table += [
+        [
+            case,
             "FLAT",
             "",
             sk.fmt(flat_s, 0),
             "",
-            f"{flat['r10']:.3f}",
-            f"{flat['r10_min']:.1f}",
-            f"{flat['c48']:.3f}",
-            f"{sk.fmt(flat['p50'])} / {sk.fmt(flat['p95'])} ({flat['limit']})",
+            f"{f['r10']:.3f}",
+            f"{f['r10_min']:.1f}",
+            f"{f['c48']:.3f}",
+            f"{sk.fmt(f['p50'])} / {sk.fmt(f['p95'])} ({f['limit']})",
         ]
-    )
+        for case, f in flat.items()
+    ]
     print(
         sk.table(
             [
+                "filter",
                 "M",
                 "efConstruction",
                 "build s",
@@ -306,11 +316,12 @@ def report(args, cfg, rows, flat, flat_s, segments, gen_s, insert_s, wait_s, gra
     if graph_rows:
         print(
             f"\n## One faiss HNSW graph of {args.graph_rows:,} rows (one Milvus Lite segment), "
-            f"viewer's filter as IDSelectorBatch, in process\n"
+            f"the filter as an IDSelectorBatch, in process\n"
         )
         print(
             sk.table(
                 [
+                    "filter",
                     "M",
                     "efConstruction",
                     "build s",
@@ -322,6 +333,7 @@ def report(args, cfg, rows, flat, flat_s, segments, gen_s, insert_s, wait_s, gra
                 ],
                 [
                     [
+                        g["case"],
                         g["M"],
                         g["efc"],
                         sk.fmt(g["build_s"], 0),

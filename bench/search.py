@@ -322,7 +322,11 @@ def latency(engine, current, indexes, viewer, texts, tags, tagged, sources, warm
     rounds = warmup + max(counts.values())
     for i in range(rounds):
         for qtype in TYPES:
-            if i - warmup >= counts[qtype] or (qtype == "tag" and i < warmup - 1):
+            if (
+                not counts[qtype]
+                or i - warmup >= counts[qtype]
+                or (qtype == "tag" and i < warmup - 1)
+            ):
                 continue
             order = kinds if i % 2 == 0 else kinds[::-1]
             for kind in order:

@@ -26,9 +26,20 @@ class LaunchError(RuntimeError):
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something listens on ``host:port``.
+
+    A port in the ephemeral range with no listener can still "accept" a probe: Linux may pick
+    the probed port as the probe's own source port, and the socket then connects to itself
+    (TCP simultaneous open). That is not a listener, so it counts as free.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.3)
-        return sock.connect_ex((host, port)) == 0
+        if sock.connect_ex((host, port)) != 0:
+            return False
+        try:
+            return sock.getsockname() != sock.getpeername()
+        except OSError:
+            return False
 
 
 def http_ok(url: str, timeout: float = 1.0, accept_any_status: bool = False) -> bool:

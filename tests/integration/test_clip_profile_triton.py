@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from glassbox.inference import InferenceClient, InferenceError
 from glassbox_launch.process import LaunchError, start, stop
-from glassbox_launch.stack import REPO, Ports, Stack, test_stack
+from glassbox_launch.stack import REPO, Ports, Stack
+from glassbox_launch.stack import test_stack as configured_test_stack
 from glassbox_launch.triton import models_python
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ def tiny_repository(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def clip_triton(tiny_repository: Path):
-    var = test_stack().var_dir / "clip-profile"
+    var = configured_test_stack().var_dir / "clip-profile"
     svc = Stack(var_dir=var, ports=Ports(redis=0, triton=HTTP_PORT, milvus=0, web=0)).triton()
     svc.argv = [
         f"--model-repository={tiny_repository}" if a.startswith("--model-repository=") else a

@@ -77,3 +77,29 @@ def test_a_service_that_never_gets_ready_fails_with_its_log_and_leaves_nothing_r
     with pytest.raises(LaunchError, match="(?s)did not become ready.*\nstuck loading"):
         start(svc, echo=lambda _m: None)
     assert svc.pid() is None
+
+
+def test_a_probe_that_connects_to_itself_does_not_count_as_a_listener(monkeypatch):
+    """Linux can hand a probe of a free ephemeral port that same port as its source port; the
+    probe then connects to itself. That happened once in CI and made a stopped service look
+    alive. Force it: bind every probe to the port it probes."""
+    port = free_port()
+    real_socket = socket.socket
+
+    class SelfBound(real_socket):
+        def connect_ex(self, address):
+            self.bind(("127.0.0.1", port))
+            return super().connect_ex(address)
+
+    monkeypatch.setattr("glassbox_launch.process.socket.socket", SelfBound)
+    probe_connected = []
+    original = SelfBound.connect_ex
+
+    def spy(self, address):
+        rc = original(self, address)
+        probe_connected.append(rc)
+        return rc
+
+    monkeypatch.setattr(SelfBound, "connect_ex", spy)
+    assert port_in_use(port) is False
+    assert probe_connected == [0], "the probe should have connected to itself"

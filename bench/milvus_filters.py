@@ -9,11 +9,13 @@ FLAT collection of each size (so the vector search itself is the same for every 
 
 - privacy: ``(owner_id == v or is_public == true)``, what every search carries;
 - date+flag: privacy and ``created`` range and ``flagged == false`` and ``kind``;
-- tag (array): privacy and ``array_contains_any(tags, [...])``, as ``Filters.expr`` writes it;
-- tag (like): privacy and the same tags matched with ``like`` on a VARCHAR of the tag ids
-  (`` 12 345 1095 ``), the form proposed instead; stored here in the unused ``ocr`` field;
-- count: the ``count(*)`` query ``MediaIndex.search`` runs before an HNSW search with a filter,
-  with the privacy + date filter.
+- tag (array, before v3): privacy and ``array_contains_any`` over an ``ARRAY<INT64>`` of the
+  tag ids, the form schema v2 used (the bench adds that field to the app's schema);
+- tag (like, v3): ``Filters(tags=...).expr``, ``like "% id %"`` on the ``tag_ids`` VARCHAR
+  (`` 12 345 1095 ``), what the app runs now; both tag forms must return the same hits;
+- ids <= exact_below + 1: the ids query ``MediaIndex.search`` runs before an HNSW search (so a
+  filter that keeps few rows is scored exactly), for the privacy rule alone and for owner=mine;
+- count(*): a count with the privacy + date filter, the form this replaced.
 
 Run:  .venv/bin/python bench/milvus_filters.py [--sizes 2000,10000,50000] [--calls 10]
 """
@@ -61,7 +63,7 @@ def main() -> int:
     growth = ", ".join(
         f"{f} {p50(c1[f]) / p50(c0[f]):.1f}x"
         for f in forms
-        if f.startswith(("privacy", "date", "tag", "count"))
+        if not f.startswith("same")
     )
     print(f"\nGrowth of p50 from {n0:,} to {n1:,} items ({n1 / n0:.0f}x): {growth}")
     return 0
@@ -77,9 +79,25 @@ def measure(stack: Stack, size: int, args) -> tuple[int, dict[str, str]]:
     from glassbox.config import get_settings
     from glassbox.index import Filters, MediaIndex
 
+    class WithTagArray(MediaIndex):
+        """The app's schema plus the ARRAY<INT64> tag field it used before schema v3, so both
+        tag forms are measured on the same rows."""
+
+        def _schema(self):
+            from pymilvus import DataType
+
+            schema = super()._schema()
+            schema.add_field(
+                "tags_array", DataType.ARRAY, element_type=DataType.INT64, max_capacity=64
+            )
+            return schema
+
+        def _row(self, row):
+            return {**super()._row(row), "tags_array": [int(t) for t in row.tags][:64]}
+
     bank = ConceptBank.load(get_settings().concept_bank_path)
     gen = sk.Generator(bank, args.appearance_dim, seed=3)
-    index = MediaIndex(
+    index = WithTagArray(
         stack.app_env()["GLASSBOX_MILVUS_URI"],
         f"filters_{size}",
         index_type="FLAT",
@@ -89,13 +107,7 @@ def measure(stack: Stack, size: int, args) -> tuple[int, dict[str, str]]:
     index.ensure()
     chunks = list(gen.chunks(size))
     for chunk in chunks:
-        rows = sk.index_rows(chunk, lexical)
-        # the proposed tag_terms VARCHAR, here in the (unused) ocr field
-        rows = [
-            r.__class__(**{**r.__dict__, "ocr": " " + " ".join(str(t) for t in r.tags) + " "})
-            for r in rows
-        ]
-        sk.insert_rows(index, rows)
+        sk.insert_rows(index, sk.index_rows(chunk, lexical))
     index.flush()
     sk.wait_indexed(VAR / "milvus", index.collection)
     truth = sk.truth_from(chunks)
@@ -104,61 +116,49 @@ def measure(stack: Stack, size: int, args) -> tuple[int, dict[str, str]]:
     dog = tuple(bank.find("dog"))
     privacy = Filters().expr(sk.VIEWER)
     dated = Filters(kind="image", created_from=sk.CREATED_TO - 365 * 86400, flagged=False)
-    like = " or ".join(f'ocr like "% {t} %"' for t in dog)
+    wanted = ", ".join(str(t) for t in dog)
     forms = {
         "privacy": privacy,
         "date+flag": dated.expr(sk.VIEWER),
-        "tag (array)": Filters(tags=dog).expr(sk.VIEWER),
-        "tag (like)": f"{privacy} and ({like})",
+        "tag (array, before v3)": f"{privacy} and array_contains_any(tags_array, [{wanted}])",
+        "tag (like, v3)": Filters(tags=dog).expr(sk.VIEWER),
     }
     client = index._connect()
+
+    def timed(fn) -> str:
+        lat = []
+        for i in range(args.calls):
+            t0 = time.perf_counter()
+            fn(i)
+            lat.append((time.perf_counter() - t0) * 1000)
+        return f"{sk.fmt(sk.pct(lat, 50))} / {sk.fmt(sk.pct(lat, 95))}"
+
+    def search(expr: str, i: int = 0) -> list[int]:
+        hits = client.search(
+            index.collection,
+            data=[vectors[i].tolist()],
+            anns_field="semantic",
+            filter=expr,
+            limit=48,
+            output_fields=["id"],
+            search_params={"metric_type": "IP"},
+            timeout=3600,
+        )
+        return [h["id"] for h in hits[0]]
+
     out: dict[str, str] = {}
     for name, expr in forms.items():
-        lat, kept = [], None
-        for v in vectors[: args.calls]:
-            t0 = time.perf_counter()
-            hits = client.search(
-                index.collection,
-                data=[v.tolist()],
-                anns_field="semantic",
-                filter=expr,
-                limit=48,
-                output_fields=["id"],
-                search_params={"metric_type": "IP"},
-                timeout=3600,
-            )
-            lat.append((time.perf_counter() - t0) * 1000)
-            kept = len(hits[0])
-        out[name] = f"{sk.fmt(sk.pct(lat, 50))} / {sk.fmt(sk.pct(lat, 95))}"
-        print(f"  {size:,} {name}: {out[name]} ms ({kept} hits)", flush=True)
-    lat = []
-    for _ in range(args.calls):
-        t0 = time.perf_counter()
-        index.count(dated.expr(sk.VIEWER))
-        lat.append((time.perf_counter() - t0) * 1000)
-    out["count (date+flag)"] = f"{sk.fmt(sk.pct(lat, 50))} / {sk.fmt(sk.pct(lat, 95))}"
-    # same hits from both tag forms?
-    a = client.search(
-        index.collection,
-        data=[vectors[0].tolist()],
-        anns_field="semantic",
-        filter=forms["tag (array)"],
-        limit=48,
-        output_fields=["id"],
-        search_params={"metric_type": "IP"},
-        timeout=3600,
-    )
-    b = client.search(
-        index.collection,
-        data=[vectors[0].tolist()],
-        anns_field="semantic",
-        filter=forms["tag (like)"],
-        limit=48,
-        output_fields=["id"],
-        search_params={"metric_type": "IP"},
-        timeout=3600,
-    )
-    same = [h["id"] for h in a[0]] == [h["id"] for h in b[0]]
+        out[name] = timed(lambda i, e=expr: search(e, i))
+        print(f"  {size:,} {name}: {out[name]} ms", flush=True)
+    # what MediaIndex.search runs before an HNSW search: the ids that pass, at most
+    # exact_below + 1 of them (a filter that keeps more stops early)
+    for name, f in (("privacy", Filters()), ("mine", Filters(owner="mine"))):
+        key = f"ids <= {index.exact_below + 1} ({name})"
+        expr = f.expr(sk.VIEWER)
+        out[key] = timed(lambda _i, e=expr: index._ids_if_few(e))
+        print(f"  {size:,} {key}: {out[key]} ms", flush=True)
+    out["count(*) (date+flag)"] = timed(lambda _i: index.count(dated.expr(sk.VIEWER)))
+    same = search(forms["tag (array, before v3)"]) == search(forms["tag (like, v3)"])
     print(f"  {size:,}: array and like forms return the same hits: {same}", flush=True)
     out["same hits (array vs like)"] = str(same)
     index.drop()

@@ -31,7 +31,9 @@ BASE = 1_700_000_000
 STEP = 60  # created = BASE + STEP * (0..49): many rows share each timestamp
 KINDS = ("image", "video", "audio")
 OWNERS = (1, 2, 3)  # viewer 4 owns nothing
-TAGS = tuple(range(101, 111))
+# ids that are digit-substrings of each other (1, 10, 101, 1010; 3, 31, 103): the tag filter
+# matches whole ids in the row's tag_ids text, never a part of one
+TAGS = (1, 3, 10, 31, 101, 102, 103, 107, 109, 1010)
 CAPTION_WORDS = "dog cat horse beach mountain bicycle running children red boat".split()
 OCR_WORDS = "bakery open closed exit sale menu coffee street".split()
 
@@ -206,6 +208,8 @@ FILTER_CASES = {
     "range": Filters(created_from=T10, created_to=T30),
     "one-tag": Filters(tags=(103,)),
     "any-tag": Filters(tags=(103, 107, 109)),
+    "short-id-tag": Filters(tags=(1,)),
+    "prefix-id-tag": Filters(tags=(10, 3)),
     "flagged": Filters(flagged=True),
     "not-flagged": Filters(flagged=False),
     "mine-video-clean": Filters(kind="video", owner="mine", flagged=False),

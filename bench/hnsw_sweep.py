@@ -47,7 +47,12 @@ PORTS = Ports(redis=26392, triton=28130, milvus=28560, web=28030)
 VAR = sk.REPO / "var" / "bench-hnsw"
 COLLECTION = "bench_hnsw_sweep"
 WANT = 48
-CASES = {"privacy": Filters(), "mine": Filters(owner="mine")}
+# case: (viewer, filters). User 1 owns 5 % of the rows; user 2 about 1 % (searchkit.OWNERS)
+CASES = {
+    "privacy": (sk.VIEWER, Filters()),
+    "mine": (sk.VIEWER, Filters(owner="mine")),
+    "small-owner": (2, Filters(owner="mine")),
+}
 
 
 def main() -> int:
@@ -60,7 +65,8 @@ def main() -> int:
     ap.add_argument(
         "--cases",
         default="privacy,mine",
-        help="filters: privacy (own or public, 29%% of rows), mine (owner=mine, 5%%)",
+        help="filters: privacy (own or public, 29%% of rows), mine (owner=mine, 5%%), "
+        "small-owner (owner=mine for a user with about 1%%)",
     )
     ap.add_argument("--graph-rows", type=int, default=0, help="also sweep one faiss graph")
     ap.add_argument(
@@ -138,7 +144,7 @@ def run(args, stack, ms, efcs, efs, t_start) -> int:
     cases = {c: CASES[c] for c in args.cases}
     exact = {}
     for case, f in cases.items():
-        mask = truth.mask(sk.VIEWER, f)
+        mask = truth.mask(f[0], f[1])
         exact[case] = [truth.top(q, mask, 10) for q in queries]
     rows = []
     configs = [(m, efc) for m in ms for efc in efcs]
@@ -186,14 +192,15 @@ def graph_params(milvus_dir) -> str:
     return f"M={idx.hnsw.nb_neighbors(1)}, efC={idx.hnsw.efConstruction}"
 
 
-def sweep_ef(index, queries, exact, ef, filters, flat: bool = False) -> dict:
+def sweep_ef(index, queries, exact, ef, case, flat: bool = False) -> dict:
+    viewer, filters = case
     index.hnsw_ef = ef
     limit = WANT if (flat or ef >= WANT) else 10
     r10, c48, lat = [], [], []
-    index.search(queries[0], limit, sk.VIEWER, filters)  # warm
+    index.search(queries[0], limit, viewer, filters)  # warm
     for q, want in zip(queries, exact, strict=True):
         t0 = time.perf_counter()
-        hits = [h.id for h in index.search(q, limit, sk.VIEWER, filters)]
+        hits = [h.id for h in index.search(q, limit, viewer, filters)]
         lat.append((time.perf_counter() - t0) * 1000)
         r10.append(len(set(want) & set(hits[:10])) / len(want))
         if limit == WANT:
@@ -216,7 +223,7 @@ def graph_sweep(truth, queries, n_rows, configs, efs, cases) -> list[dict]:
     data = np.ascontiguousarray(truth.semantic[:n_rows])
     allowed, exact = {}, {}
     for case, f in cases.items():
-        allowed[case] = np.flatnonzero(truth.mask(sk.VIEWER, f)[:n_rows]).astype(np.int64)
+        allowed[case] = np.flatnonzero(truth.mask(f[0], f[1])[:n_rows]).astype(np.int64)
         rows = allowed[case]
         exact[case] = [set(rows[np.argsort(-(data[rows] @ q))[:10]].tolist()) for q in queries]
     out = []
@@ -260,8 +267,9 @@ def report(args, cfg, rows, flat, flat_s, segments, gen_s, insert_s, wait_s, gra
         f"{segments[len(segments) // 2]:,} / {max(segments):,}. {args.queries} text queries "
         f"(Triton MiniLM). Filters: privacy = the viewer's own or public rows "
         f"({sk.VIEWER_SHARE + (1 - sk.VIEWER_SHARE) * sk.PUBLIC_SHARE:.0%}), what every "
-        f"search carries; mine = owner=mine ({sk.VIEWER_SHARE:.0%}), searched through the graph "
-        f"here (exact_below=0). Current defaults: M={cfg.milvus_hnsw_m}, "
+        f"search carries; mine = owner=mine ({sk.VIEWER_SHARE:.0%}); small-owner = owner=mine "
+        f"for user 2 (about {(1 - sk.VIEWER_SHARE) / (sk.OWNERS - 1):.1%}). All searched "
+        f"through the graph (exact_below=0). Current defaults: M={cfg.milvus_hnsw_m}, "
         f"efConstruction={cfg.milvus_hnsw_ef_construction}, ef={cfg.milvus_hnsw_ef}.\n"
     )
     print(

@@ -61,9 +61,7 @@ def main() -> int:
     print(sk.table(["items", *forms], [[f"{n:,}", *(c[f] for f in forms)] for n, c in rows]))
     (n0, c0), (n1, c1) = rows[0], rows[-1]
     growth = ", ".join(
-        f"{f} {p50(c1[f]) / p50(c0[f]):.1f}x"
-        for f in forms
-        if not f.startswith("same")
+        f"{f} {p50(c1[f]) / p50(c0[f]):.1f}x" for f in forms if not f.startswith("same")
     )
     print(f"\nGrowth of p50 from {n0:,} to {n1:,} items ({n1 / n0:.0f}x): {growth}")
     return 0

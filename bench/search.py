@@ -11,7 +11,7 @@ which goes first, and the query types are interleaved, so machine load hits all 
 1. **Latency** of ``search.engine.search`` / ``engine.similar`` (the functions the views call)
    for five query types, split into the engine's parts (encode, milvus, hydrate, explain; for
    image queries also "source", reading the source item), and the Milvus part split further
-   into its calls (vector search, filter count, exact scoring, BM25 caption/OCR channels):
+   into its calls (vector search, the ids query, exact scoring, BM25 caption/OCR channels):
 
    - text: a text query, no filter (only the privacy rule: own or public);
    - filtered: the same text, kind=image, the last 12 months, not flagged;
@@ -60,10 +60,7 @@ from glassbox_launch.stack import Stack
 
 TYPES = ("text", "filtered", "mine", "tag", "image")
 PARTS = ("encode", "milvus", "hydrate", "explain")
-MILVUS_PARTS = ("vector", "count", "exact", "bm25")
-# Milvus Lite evaluates array_contains_any row by row in Python: ~0.3 ms per row and call
-# (measured at 3 000 items); a tag query makes ~7 calls over both indexes
-TAG_MS_PER_ROW = 0.3
+MILVUS_PARTS = ("vector", "ids", "exact", "bm25")
 WANT = 48  # engine._candidates_wanted(1, 12): the candidates the engine asks each channel for
 VAR = sk.REPO / "var" / "bench-search"
 
@@ -74,12 +71,6 @@ def main() -> int:
     ap.add_argument("--queries", type=int, default=60, help="measured queries per type and index")
     ap.add_argument("--queries-large", type=int, default=20, help="the same, above --db-max")
     ap.add_argument("--warmup", type=int, default=3, help="unmeasured rounds first")
-    ap.add_argument(
-        "--tag-seconds",
-        type=float,
-        default=240,
-        help="time budget of the tag-filter queries per size (they are slow: see the notes)",
-    )
     ap.add_argument("--recall-queries", type=int, default=100, help="per type, for recall")
     ap.add_argument("--recall-queries-large", type=int, default=20, help="the same, large")
     ap.add_argument("--db-max", type=int, default=100_000, help="largest size given DB rows")
@@ -190,8 +181,8 @@ def run(args, stack: Stack, t_start: float) -> int:
 
         n = args.queries_large if large else args.queries
         n_recall = args.recall_queries_large if large else args.recall_queries
-        n_tag = min(n, int(args.tag_seconds / (TAG_MS_PER_ROW * 7 / 1000 * size)))
-        counts = {t: n for t in TYPES} | {"tag": n_tag}
+        n_tag = n
+        counts = {t: n for t in TYPES}
         records = clock.run(
             f"{size}: latency",
             latency,
@@ -246,6 +237,7 @@ def run(args, stack: Stack, t_start: float) -> int:
                 sources[: args.queries],
                 args,
             )
+        sk.dump_json(VAR / "results.json", results | {"partial": True})  # survive a later crash
         for index in indexes.values():  # free the server's memory before the next size
             index.drop()
             index.close()
@@ -633,9 +625,10 @@ def report(results: dict, cfg) -> None:
 
     print("\n## The Milvus part split into calls, ms (p50 / p95)\n")
     print(
-        "vector: the semantic (and for image queries the appearance) search RPCs; count: the "
-        "filter count before an HNSW search with a filter; exact: fetching and scoring a "
-        "filtered set of at most `exact_below` rows instead; bm25: caption + OCR channels.\n"
+        "vector: the semantic (and for image queries the appearance) search RPCs; ids: the "
+        "query for at most `exact_below` + 1 ids that pass the filter, before each HNSW "
+        "search; exact: fetching and scoring those rows when there are few enough, instead "
+        "of the HNSW search; bm25: caption + OCR channels.\n"
     )
     rows = []
     for size, s in sizes.items():
@@ -818,33 +811,26 @@ def notes(sizes: dict) -> None:
             tag = [r for r in rec["tag"] if r["index"] == kind]
             text = [r for r in rec["text"] if r["index"] == kind]
             if tag and text:
-                calls = 4 if kind == "HNSW" else 3  # (count, exact) or search, + 2 BM25
-                per_call = (
-                    sk.pct([r["milvus"] for r in tag], 50) - sk.pct([r["milvus"] for r in text], 50)
-                ) / calls
-                print(
-                    f"- {int(size):,} items, {kind}: a tag filter adds ~{per_call:,.0f} ms per "
-                    f"Milvus call ({per_call / int(size) * 1000:.2f} ms per 1 000 rows): "
-                    "`array_contains_any` makes Milvus Lite evaluate the whole filter row by "
-                    "row in Python over every segment."
+                extra = sk.pct([r["milvus"] for r in tag], 50) - sk.pct(
+                    [r["milvus"] for r in text], 50
                 )
-            elif not tag and s.get("counts", {}).get("tag") == 0:
                 print(
-                    f"- {int(size):,} items, {kind}: tag queries not run (their cost grows "
-                    "with the collection, see above; --tag-seconds sets their time budget)."
+                    f"- {int(size):,} items, {kind}: the tag filter (`tag_ids like`) changes "
+                    f"the Milvus part by {extra:+,.0f} ms p50 against the unfiltered text query."
                 )
         for kind in kinds:
-            cnt = [
-                r["m_count"]
-                for qt in ("filtered", "mine")
+            ids = [
+                r["m_ids"]
+                for qt in ("text", "filtered", "mine", "tag")
                 for r in rec[qt]
-                if r["index"] == kind and r["m_count"] > 0
+                if r["index"] == kind and r.get("m_ids", 0) > 0
             ]
-            if cnt:
+            if ids:
                 print(
-                    f"- {int(size):,} items, {kind}: the filter count before a filtered HNSW "
-                    f"search takes {sk.fmt(sk.pct(cnt, 50))} ms p50 (Milvus Lite answers "
-                    "`count(*)` with a filter by materialising every matching row)."
+                    f"- {int(size):,} items, {kind}: the ids query before each HNSW search "
+                    f"(at most {int(s.get('exact_below', 2000)) + 1} ids: does the filter keep "
+                    f"few enough rows to score exactly?) takes {sk.fmt(sk.pct(ids, 50))} ms p50, "
+                    f"{sk.fmt(sk.pct(ids, 95))} ms p95."
                 )
 
 

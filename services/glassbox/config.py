@@ -39,8 +39,8 @@ class Settings:
     milvus_index: str = "HNSW"  # FLAT (exact) or HNSW; bench/search.py measures both
     milvus_hnsw_m: int = 16
     milvus_hnsw_ef_construction: int = 200
-    milvus_hnsw_ef: int = 64  # search breadth; at least the page end
-    milvus_exact_below: int = 2000  # a filter keeping fewer rows is scored exactly
+    milvus_hnsw_ef: int = 512  # search breadth (at least the page end); chosen in docs/search.md
+    milvus_exact_below: int = 0  # > 0: a filter keeping at most this many rows is scored exactly
     # analysis
     image_size: int = 224  # side of the square the whole image is resized to (no crop)
     tag_threshold: float = 0.10  # minimum probability for a concept to become a tag

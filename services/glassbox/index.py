@@ -14,10 +14,14 @@ One row holds four searchable channels:
   sparse vectors by a schema function, for the lexical channels.
 
 An approximate index (HNSW) loses recall when a filter keeps only a few rows, because the graph
-walk meets too few of them (measured: recall@10 0.84 for a user owning 0.5% of 100k rows). So
-an HNSW search first asks for the ids its filter keeps, at most ``exact_below`` + 1 of them;
-when they are no more than ``exact_below``, it scores those rows exactly instead. The privacy
-rule is a filter too: a user who sees few rows (their own, few public) gets exact results.
+walk meets too few of them (measured: recall@10 0.84 for a user owning 0.5% of 100k rows at
+ef 64). The search breadth ``hnsw_ef`` is the fix: its default was chosen by
+``bench/hnsw_sweep.py`` so that such a filter keeps recall@10 >= 0.95 (docs/search.md).
+``exact_below`` (off by default) adds a second fix: an HNSW search first asks for the ids its
+filter keeps, at most ``exact_below`` + 1 of them, and scores them exactly when there are no
+more than ``exact_below``. It makes recall 1, but Milvus Lite answers that ids query at about
+0.25 ms per returned row (0.55-0.63 s at 50k-100k rows, ``bench/milvus_filters.py``), on every
+search, several times the search itself; so it is there for deployments that need exactness.
 
 The client is created on first use, never at import; call ``reset()`` after a fork (Celery's
 ``worker_process_init``). Never point several processes at a Lite ``.db`` path: Lite locks
@@ -46,8 +50,8 @@ _INDEX_PARAMS: dict[str, dict[str, int]] = {
     "FLAT": {},
     "HNSW": {"M": 16, "efConstruction": 200},
 }
-DEFAULT_HNSW_EF = 64
-DEFAULT_EXACT_BELOW = 2000
+DEFAULT_HNSW_EF = 512  # bench/hnsw_sweep.py and tests/integration/test_search_scale.py
+DEFAULT_EXACT_BELOW = 0  # off: see the module docstring
 _EXACT_CHUNK = 500  # vectors read back per call when scoring exactly
 _UNAVAILABLE_HINTS = (
     "fail connecting",
@@ -259,8 +263,8 @@ class MediaIndex:
         offset: int = 0,
     ) -> list[Hit]:
         """Nearest items by inner product on ``field`` that ``viewer_id`` may see (public ones if
-        None) and that pass ``filters``. A filter that keeps fewer than ``exact_below`` rows is
-        answered by exact scoring, so a selective filter does not lose recall."""
+        None) and that pass ``filters``. With ``exact_below`` > 0, a filter that keeps at most
+        that many rows is answered by exact scoring."""
         if field not in VECTOR_FIELDS:
             raise ValueError(f"field must be one of {VECTOR_FIELDS}, got {field!r}")
         query = self._vector(vector, self.dim if field == "semantic" else self.appearance_dim)
@@ -477,9 +481,13 @@ class MediaIndex:
 
     def _index_params(self, client: MilvusClient) -> Any:
         params = client.prepare_index_params()
-        vector_params: dict[str, int] = dict(_INDEX_PARAMS[self.index_type])
+        vector_params: dict[str, Any] = dict(_INDEX_PARAMS[self.index_type])
         if self.index_type == "HNSW":
-            vector_params = {"M": self.hnsw_m, "efConstruction": self.hnsw_ef_construction}
+            build = {"M": self.hnsw_m, "efConstruction": self.hnsw_ef_construction}
+            # pymilvus 3 sends these as flat key-value pairs, which Milvus standalone reads and
+            # milvus-lite 3.2 ignores (it reads only a JSON "params" entry, and built every
+            # graph with its own defaults). Send both forms; they agree.
+            vector_params = {**build, "params": build}
         for name in VECTOR_FIELDS:
             params.add_index(
                 field_name=name,

@@ -1,14 +1,15 @@
 """MediaIndex filters, privacy, deletes, visibility and pagination against a real Milvus Lite
 server, checked against a brute-force reference computed here in numpy.
 
-Every configuration is tried: FLAT, HNSW with its exact fallback for filtered searches (the
-default ``exact_below``), and HNSW with the fallback off (``exact_below=0``: the filter runs
-inside the graph walk). Milvus Lite keeps one HNSW graph per segment, and the partition key
-(``owner_id``) puts each owner's rows in their own segment: here about 100 rows each.
+Every configuration is tried: FLAT; HNSW with the defaults (the filter runs inside the graph
+walk, with the default search breadth ef); HNSW with the exact fallback for small filtered
+sets (``exact_below``); and HNSW with a narrow walk (ef 16). Milvus Lite keeps one HNSW graph
+per segment, and the partition key (``owner_id``) spreads the rows over its buckets, so each
+graph here is small: the default ef covers a whole segment, and its answers must be exact.
 
-Without the fallback a filtered walk does miss rows: with ef 64, a filter keeping 7 rows of
-a 100-row segment found 5 of them. So that configuration is held to "never a row the filter
-excludes", plus "every row it keeps" only where the limit (hence ef) covers the segment.
+A narrow filtered walk does miss rows: with ef 64 (the old default), a filter keeping 7 rows
+of a 100-row segment found 5 of them. So the ef-16 configuration is held to "never a row the
+filter excludes", plus "every row it keeps" only where the limit (hence ef) covers the segment.
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ OCR_WORDS = "bakery open closed exit sale menu coffee street".split()
 
 CONFIGS = {
     "flat": {"index_type": "FLAT"},
-    "hnsw": {"index_type": "HNSW"},
-    "hnsw-no-fallback": {"index_type": "HNSW", "exact_below": 0},
+    "hnsw": {"index_type": "HNSW"},  # the defaults: a filtered graph walk, the default ef
+    "hnsw-exact-small-sets": {"index_type": "HNSW", "exact_below": 2000},
+    "hnsw-ef-16": {"index_type": "HNSW", "hnsw_ef": 16},
 }
 # The configurations whose answer must equal the reference exactly, filtered or not (an
 # unfiltered HNSW walk over a 100-row graph is exact in practice, and asserted to be).
-EXACT = {"flat", "hnsw"}
+EXACT = {"flat", "hnsw", "hnsw-exact-small-sets"}
+NARROW = {"hnsw-ef-16"}  # ef below the pages' end: later pages walk further than earlier ones
 
 
 def _unit(rng: np.random.Generator, dim: int) -> np.ndarray:
@@ -460,6 +463,13 @@ def test_pages_are_disjoint_and_concatenate_to_the_top_list(
     assert {h.id for h in top} <= {r.id for r in allowed}
     if config in EXACT or f.is_empty:
         assert len(top) == min(size * pages, len(allowed))
+    if config in NARROW:
+        # each page's walk has its own breadth (ef = max(16, offset + limit)), so pages of a
+        # narrow walk may overlap; the engine never pages through Milvus (it asks once)
+        for page in range(pages + 1):
+            hits = index.search(query, size, viewer, f, field, offset=page * size)
+            assert len(hits) <= size and {h.id for h in hits} <= {r.id for r in allowed}
+        return
     seen: list[int] = []
     for page in range(pages + 1):  # one page past the end of a short list
         hits = index.search(query, size, viewer, f, field, offset=page * size)
@@ -472,3 +482,36 @@ def test_pages_are_disjoint_and_concatenate_to_the_top_list(
     assert seen[: size * pages] == [h.id for h in top]
     if config in EXACT:
         assert_same_ranking(top, ranked(allowed, query, field), size * pages)
+
+
+def test_the_configured_hnsw_parameters_build_the_graph(milvus_uri: str, stack) -> None:
+    """M and efConstruction reach Milvus Lite: read them back from the graph file it wrote.
+    (pymilvus 3 sends them in a form milvus-lite 3.2 ignores; it then built every graph with
+    its own defaults, M 16 and efConstruction 200, whatever the settings said.)"""
+    import faiss  # milvus-lite's own dependency
+
+    index = MediaIndex(
+        milvus_uri,
+        f"test_hnsw_params_{uuid.uuid4().hex[:12]}",
+        dim=DIM,
+        appearance_dim=APPEARANCE_DIM,
+        timeout=30.0,
+        index_type="HNSW",
+        hnsw_m=6,
+        hnsw_ef_construction=48,
+    )
+    index.ensure()
+    try:
+        index._call(lambda c: c.release_collection(index.collection, timeout=index.timeout))
+        index.upsert(ROWS[:50])
+        index.flush()
+        index._call(lambda c: c.load_collection(index.collection, timeout=index.timeout))
+        root = stack.var_dir / "milvus" / "collections" / index.collection
+        files = sorted(root.glob("partitions/*/indexes/*.semantic.hnsw.idx"))
+        assert files, f"no HNSW graph file under {root}"
+        graph = faiss.read_index(str(files[0]))
+        assert graph.hnsw.efConstruction == 48
+        assert graph.hnsw.nb_neighbors(1) == 6  # M: the neighbours per node above layer 0
+    finally:
+        index.drop()
+        index.close()

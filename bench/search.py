@@ -587,7 +587,7 @@ def report(results: dict, cfg) -> None:
     print("\n## Latency by part, ms (p50 / p95 / p99)\n")
     print(
         "Parts as the engine times them; `milvus` is every Milvus call of the query (vector "
-        "search, filter count, exact scoring, BM25 caption + OCR), split in the next table. "
+        "search, the ids query, exact scoring, BM25 caption + OCR), split in the next table. "
         "Image queries also read the source item (`source`)."
     )
     borrowed = [f"{int(z):,}" for z, s in sizes.items() if s["borrowed"]]
@@ -794,8 +794,8 @@ def report(results: dict, cfg) -> None:
     print(
         sk.table(
             ["phase", "s"],
-            [[name, f"{s:.0f}"] for name, s in results["phases"]]
-            + [["whole run (with service start/stop)", f"{results['wall_s']:.0f}"]],
+            [[name, f"{s:.0f}"] for name, s in results.get("phases", [])]
+            + [["whole run (with service start/stop)", f"{results.get('wall_s', 0):.0f}"]],
         )
     )
     print(f"\nRaw numbers: {VAR / 'results.json'}")

@@ -3,7 +3,7 @@
 For each corpus size (``--sizes``, default 10 000) a synthetic corpus shaped like real analyses
 (see ``bench/searchkit.py``) is loaded into two Milvus collections with the same rows, one with
 the configured HNSW index (``GLASSBOX_MILVUS_HNSW_*``, defaults M=16, efConstruction=200,
-ef=64, exact below 2 000 rows) and one FLAT (exact), and, up to ``--db-max`` items, into the
+ef=512, exact scoring off) and one FLAT (exact), and, up to ``--db-max`` items, into the
 SQLite database (``MediaItem`` + ``SemanticProfile``). Triton and a Milvus Lite server run on
 bench ports. Then, side by side in one run (each query is sent to both indexes, alternating
 which goes first, and the query types are interleaved, so machine load hits all alike):
@@ -252,7 +252,12 @@ def run(args, stack: Stack, t_start: float) -> int:
 def hnsw_config(cfg) -> str:
     return (
         f"M={cfg.milvus_hnsw_m}, efConstruction={cfg.milvus_hnsw_ef_construction}, "
-        f"ef={cfg.milvus_hnsw_ef}, exact below {cfg.milvus_exact_below} rows"
+        f"ef={cfg.milvus_hnsw_ef}, "
+        + (
+            f"exact scoring at most {cfg.milvus_exact_below} rows"
+            if cfg.milvus_exact_below
+            else "exact scoring off"
+        )
     )
 
 

@@ -182,6 +182,12 @@ def stop(svc: Service, timeout_s: float = 15.0, echo: Callable[[str], None] = pr
         _signal_group(pid, signal.SIGKILL)
         time.sleep(0.2)
     _reap(pid)
+    # The pid looks dead as soon as the main thread is a zombie, but the sockets close only
+    # when the process's last thread has exited; under load that can take a moment, and a
+    # restart in that moment found its own port "taken". So wait for the ports too.
+    deadline = time.monotonic() + 5.0
+    while any(port_in_use(p) for p in svc.ports) and time.monotonic() < deadline:
+        time.sleep(0.05)
     svc.pid_file.unlink(missing_ok=True)
     echo(f"  {svc.name:<8} stopped")
     return True

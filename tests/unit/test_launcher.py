@@ -53,6 +53,8 @@ def test_a_port_taken_by_another_program_is_named_with_the_setting_that_moves_it
 
 
 def test_stop_ends_the_process_and_forgets_its_pid(http_service):
+    # Under load this failed in CI: the main thread was a zombie (so the pid looked dead) while
+    # the server's other threads still held its socket. stop() now waits for the ports.
     start(http_service, echo=lambda _m: None)
     assert stop(http_service, echo=lambda _m: None) is True
     assert http_service.pid() is None and not http_service.pid_file.exists()
@@ -81,8 +83,8 @@ def test_a_service_that_never_gets_ready_fails_with_its_log_and_leaves_nothing_r
 
 def test_a_probe_that_connects_to_itself_does_not_count_as_a_listener(monkeypatch):
     """Linux can hand a probe of a free ephemeral port that same port as its source port; the
-    probe then connects to itself. That happened once in CI and made a stopped service look
-    alive. Force it: bind every probe to the port it probes."""
+    probe then connects to itself, and a free port would look taken. Force it: bind every
+    probe to the port it probes."""
     port = free_port()
     real_socket = socket.socket
 

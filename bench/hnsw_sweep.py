@@ -149,9 +149,8 @@ def run(args, stack, ms, efcs, efs, t_start) -> int:
     rows = []
     configs = [(m, efc) for m in ms for efc in efcs]
     for m, efc in configs:
-        # every config is built the same way, the first too: the load's build got the server's
-        # defaults (the parameters MediaIndex sends do not reach milvus-lite, see searchkit)
-        build_s = sk.switch_vector_index(index, "HNSW", {"M": m, "efConstruction": efc})
+        # every config is built the same way, the first too (its build time is then comparable)
+        build_s = sk.switch_vector_index(index, "HNSW", m, efc)
         built = graph_params(VAR / "milvus")
         for case, f in cases.items():
             for ef in efs:
@@ -163,7 +162,7 @@ def run(args, stack, ms, efcs, efs, t_start) -> int:
                     f"files say {built})",
                     flush=True,
                 )
-    flat_s = sk.switch_vector_index(index, "FLAT", {})
+    flat_s = sk.switch_vector_index(index, "FLAT")
     flat = {
         case: sweep_ef(index, queries, exact[case], 64, f, flat=True) for case, f in cases.items()
     }

@@ -30,7 +30,7 @@ for _p in (REPO / "web", REPO / "services", REPO / "infra"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from glassbox.index import Filters, IndexRow, MediaIndex  # noqa: E402
+from glassbox.index import Filters, IndexRow, MediaIndex, vector_build_params  # noqa: E402
 from glassbox_launch.stack import Ports  # noqa: E402
 
 PORTS = Ports(redis=26391, triton=28120, milvus=28550, web=28020)
@@ -419,7 +419,9 @@ class TimedIndex(MediaIndex):
         return laps, paths
 
 
-def switch_vector_index(index: MediaIndex, index_type: str, params: dict) -> float:
+def switch_vector_index(
+    index: MediaIndex, index_type: str, m: int = 16, ef_construction: int = 200
+) -> float:
     """Rebuild the semantic field's index with other parameters (same segments, same rows):
     release, drop, create, load (Milvus Lite builds the new index inside load). Seconds."""
     client = index._connect()
@@ -430,13 +432,11 @@ def switch_vector_index(index: MediaIndex, index_type: str, params: dict) -> flo
     # index of the collection (scalar and BM25 ones included)
     client.drop_index(name, "semantic_idx", timeout=600)
     ip = client.prepare_index_params()
-    # pymilvus 3 sends build parameters as flat key-value pairs (M, efConstruction), which
-    # milvus-lite 3.2 ignores: it reads only a JSON "params" entry. Send both forms.
     ip.add_index(
         field_name="semantic",
         index_type=index_type,
         metric_type="IP",
-        params={**params, "params": params} if params else {},
+        params=vector_build_params(index_type, m, ef_construction),
     )
     client.create_index(name, ip, timeout=3600)
     client.load_collection(name, timeout=7200)

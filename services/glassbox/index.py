@@ -46,10 +46,7 @@ VECTOR_FIELDS = ("semantic", "appearance")
 TEXT_FIELDS = ("caption", "ocr")
 MAX_TAGS = 64  # concept ids per row (tags and their broader concepts)
 TAG_IDS_LENGTH = 1 + MAX_TAGS * 12  # " 12 345 ... " with room for any int64 id
-_INDEX_PARAMS: dict[str, dict[str, int]] = {
-    "FLAT": {},
-    "HNSW": {"M": 16, "efConstruction": 200},
-}
+INDEX_TYPES = ("FLAT", "HNSW")
 DEFAULT_HNSW_EF = 512  # bench/hnsw_sweep.py and tests/integration/test_search_scale.py
 DEFAULT_EXACT_BELOW = 0  # off: see the module docstring
 _EXACT_CHUNK = 500  # vectors read back per call when scoring exactly
@@ -158,10 +155,8 @@ class MediaIndex:
         hnsw_ef: int = DEFAULT_HNSW_EF,
         exact_below: int = DEFAULT_EXACT_BELOW,
     ) -> None:
-        if index_type not in _INDEX_PARAMS:
-            raise ValueError(
-                f"index_type must be one of {sorted(_INDEX_PARAMS)}, got {index_type!r}"
-            )
+        if index_type not in INDEX_TYPES:
+            raise ValueError(f"index_type must be one of {INDEX_TYPES}, got {index_type!r}")
         self.uri = uri
         self.collection = collection
         self.dim = dim
@@ -463,8 +458,8 @@ class MediaIndex:
         schema.add_field("created", DataType.INT64)
         schema.add_field("flagged", DataType.BOOL)
         # The tag ids as text, " 12 345 1095 ", matched with ``like "% 345 %"``. Not an ARRAY:
-        # Milvus Lite evaluates array_contains_any row by row in Python (2 s per search at 10k
-        # rows, 10 s at 50k; `bench/milvus_filters.py`), while LIKE runs as one vector kernel.
+        # Milvus Lite evaluates array_contains_any row by row in Python (1.7 s per search at
+        # 10k rows, 18.8 s at 100k; `bench/milvus_filters.py`), LIKE as one pyarrow kernel.
         schema.add_field("tag_ids", DataType.VARCHAR, max_length=TAG_IDS_LENGTH)
         for name in TEXT_FIELDS:
             schema.add_field(name, DataType.VARCHAR, max_length=MAX_TEXT, enable_analyzer=True)
@@ -481,13 +476,7 @@ class MediaIndex:
 
     def _index_params(self, client: MilvusClient) -> Any:
         params = client.prepare_index_params()
-        vector_params: dict[str, Any] = dict(_INDEX_PARAMS[self.index_type])
-        if self.index_type == "HNSW":
-            build = {"M": self.hnsw_m, "efConstruction": self.hnsw_ef_construction}
-            # pymilvus 3 sends these as flat key-value pairs, which Milvus standalone reads and
-            # milvus-lite 3.2 ignores (it reads only a JSON "params" entry, and built every
-            # graph with its own defaults). Send both forms; they agree.
-            vector_params = {**build, "params": build}
+        vector_params = vector_build_params(self.index_type, self.hnsw_m, self.hnsw_ef_construction)
         for name in VECTOR_FIELDS:
             params.add_index(
                 field_name=name,
@@ -598,5 +587,15 @@ def _message(exc: BaseException) -> str:
 def _tag_ids_text(tags: Iterable[int]) -> str:
     """The row's tag ids as space-delimited words, with a space at each end, so that
     ``like "% 34 %"`` matches the id 34 and never 134 or 345."""
-    ids = [int(t) for t in dict.fromkeys(int(t) for t in tags)][:MAX_TAGS]
+    ids = list(dict.fromkeys(int(t) for t in tags))[:MAX_TAGS]
     return " " + " ".join(str(i) for i in ids) + " " if ids else ""
+
+
+def vector_build_params(index_type: str, m: int, ef_construction: int) -> dict[str, Any]:
+    """Build parameters of a vector index. pymilvus 3 sends a dict's entries as flat key-value
+    pairs, which Milvus standalone reads and milvus-lite 3.2 ignores (it reads only a JSON
+    "params" entry, and built every graph with its own defaults): send both forms."""
+    if index_type != "HNSW":
+        return {}
+    build = {"M": m, "efConstruction": ef_construction}
+    return {**build, "params": build}

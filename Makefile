@@ -21,10 +21,11 @@ status:
 
 lint:
 	.venv/bin/ruff check services web infra tests bench
+	PYTHONPATH=services:web .venv/bin/lint-imports
 
 bench: setup
 	.venv/bin/python bench/ingest.py
 	.venv/bin/python bench/search.py
 
 evaluate: setup-test
-	HF_HUB_OFFLINE=1 .venv-models/bin/python -m glassbox.evaluate
+	HF_HUB_OFFLINE=1 .venv-models/bin/python -m glassbox.evaluation

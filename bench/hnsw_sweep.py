@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 import searchkit as sk
-from glassbox.index import Filters
+from glassbox.clients.milvus.filters import Filters
 from glassbox_launch.process import start, stop
 from glassbox_launch.stack import Ports, Stack
 
@@ -97,11 +97,11 @@ def main() -> int:
 
 
 def run(args, stack, ms, efcs, efs, t_start) -> int:
-    from glassbox import lexical
+    from glassbox.clients.milvus.client import MediaIndex
+    from glassbox.clients.triton import InferenceClient
     from glassbox.concepts import ConceptBank
     from glassbox.config import get_settings
-    from glassbox.index import MediaIndex
-    from glassbox.inference import InferenceClient
+    from glassbox.retrieval import lexical
 
     cfg = get_settings()
     bank = ConceptBank.load(cfg.concept_bank_path)

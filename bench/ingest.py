@@ -41,8 +41,8 @@ _state: dict = {}
 
 
 def _init(url: str, explanations: bool) -> None:
+    from glassbox.clients.triton import InferenceClient
     from glassbox.concepts import ConceptBank
-    from glassbox.inference import InferenceClient
 
     settings = replace(get_settings(), triton_url=url, explanations=explanations)
     _state.update(
@@ -53,7 +53,7 @@ def _init(url: str, explanations: bool) -> None:
 
 
 def _analyze(data: bytes) -> dict[str, float]:
-    from glassbox.pipeline import analyze
+    from glassbox.analysis.pipeline import analyze
 
     return analyze(data, _state["client"], _state["bank"], _state["settings"]).timings
 
@@ -104,7 +104,7 @@ def run_worker(stack: Stack, photos: list[bytes], n: int, concurrency: int) -> l
     from django.contrib.auth import get_user_model
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
-    from media.actions import create_media
+    from media.actions.commands import create_media
     from media.models import MediaItem
 
     call_command("migrate", "--noinput", verbosity=0)

@@ -1,9 +1,10 @@
 """What each search filter costs in the Milvus Lite server, per call, as the corpus grows.
 
-``glassbox.index.Filters.expr`` turns the user's filters into one boolean expression. Milvus
-Lite evaluates an expression with pyarrow kernels, except when it holds an array function
-(``array_contains_any``, the tag filter): then the whole expression is evaluated row by row in
-Python, after converting every row of every segment, vectors included, to Python objects.
+``glassbox.clients.milvus.filters.Filters.expr`` turns the user's filters into one boolean
+expression. Milvus Lite evaluates an expression with pyarrow kernels, except when it holds an
+array function (``array_contains_any``, the tag filter): then the whole expression is evaluated
+row by row in Python, after converting every row of every segment, vectors included, to Python
+objects.
 This measures one semantic-search call (48 hits, the engine's request) per filter form, on a
 FLAT collection of each size (so the vector search itself is the same for every row):
 
@@ -72,10 +73,11 @@ def p50(cell: str) -> float:
 
 
 def measure(stack: Stack, size: int, args) -> tuple[int, dict[str, str]]:
-    from glassbox import lexical
+    from glassbox.clients.milvus.client import MediaIndex
+    from glassbox.clients.milvus.filters import Filters
     from glassbox.concepts import ConceptBank
     from glassbox.config import get_settings
-    from glassbox.index import Filters, MediaIndex
+    from glassbox.retrieval import lexical
 
     class WithTagArray(MediaIndex):
         """The app's schema plus the ARRAY<INT64> tag field it used before schema v3, so both

@@ -273,7 +273,7 @@ def image_sources(truth: sk.Truth, n: int, seed: int) -> list[int]:
 
 def load_index(index: sk.TimedIndex, chunks, stack: Stack) -> dict:
     """Insert, flush, wait until Milvus Lite has built every segment's indexes."""
-    from glassbox import lexical
+    from glassbox.retrieval import lexical
 
     index.drop()
     index.ensure()
@@ -306,13 +306,18 @@ def latency(engine, current, indexes, viewer, texts, tags, tagged, sources, warm
     """Records per query type (``counts[type]`` queries each, after ``warmup`` rounds; one
     warm-up round for the slow tag filter); each query runs on every index, alternating the
     order."""
+    from search.params import SearchFilters, SearchOptions
+    from search.records import source_from_item
+
     filters = {
         "text": lambda q: None,
-        "filtered": lambda q: engine.SearchFilters(
-            kind="image", date_from=sk.FILTER_FROM, date_to=sk.FILTER_TO, flagged=False
+        "filtered": lambda q: SearchOptions(
+            SearchFilters(
+                kind="image", date_from=sk.FILTER_FROM, date_to=sk.FILTER_TO, flagged=False
+            )
         ),
-        "mine": lambda q: engine.SearchFilters(owner="mine"),
-        "tag": lambda q: engine.SearchFilters(tag=tags[q]),
+        "mine": lambda q: SearchOptions(SearchFilters(owner="mine")),
+        "tag": lambda q: SearchOptions(SearchFilters(tag=tags[q])),
     }
     records: dict[str, list[dict]] = {t: [] for t in TYPES}
     kinds = list(indexes)
@@ -333,13 +338,13 @@ def latency(engine, current, indexes, viewer, texts, tags, tagged, sources, warm
                 timings: dict[str, float] = {}
                 t0 = time.perf_counter()
                 if qtype == "image":
-                    source = engine.source_from_item(viewer, sources[i % len(sources)])
+                    source = source_from_item(viewer, sources[i % len(sources)])
                     t1 = time.perf_counter()
                     page = engine.similar(viewer, source, timings=timings)
                     timings["source"] = (t1 - t0) * 1000
                 else:
                     q = tagged[i % len(tagged)] if qtype == "tag" else texts[i % len(texts)]
-                    page = engine.search(viewer, q, filters=filters[qtype](q), timings=timings)
+                    page = engine.search(viewer, q, filters[qtype](q), timings=timings)
                 total = (time.perf_counter() - t0) * 1000
                 laps, paths = index.take()
                 if i < warmup:
@@ -378,6 +383,7 @@ def borrow_parts(records: dict, db_parts: dict) -> None:
 def measure_recall(truth, indexes, bank, engine, vectors, texts, tags, sources, n_tag) -> dict:
     """Per query type and index: recall@10 and 10@48 against numpy exact search."""
     import numpy as np
+    from search.params import SearchFilters
 
     tagged = [q for q in texts if tags[q]][:n_tag]
     cases = {
@@ -385,15 +391,15 @@ def measure_recall(truth, indexes, bank, engine, vectors, texts, tags, sources, 
         "filtered": [
             (
                 vectors[q],
-                engine.SearchFilters(
+                SearchFilters(
                     kind="image", date_from=sk.FILTER_FROM, date_to=sk.FILTER_TO, flagged=False
                 ),
                 "semantic",
             )
             for q in texts
         ],
-        "mine": [(vectors[q], engine.SearchFilters(owner="mine"), "semantic") for q in texts],
-        "tag": [(vectors[q], engine.SearchFilters(tag=tags[q]), "semantic") for q in tagged],
+        "mine": [(vectors[q], SearchFilters(owner="mine"), "semantic") for q in texts],
+        "tag": [(vectors[q], SearchFilters(tag=tags[q]), "semantic") for q in tagged],
         "image": [
             (truth.appearance[np.searchsorted(truth.ids, s)], None, "appearance") for s in sources
         ],

@@ -3,7 +3,7 @@
 - the services on bench ports (``PORTS``) with state under ``var/bench-search*``;
 - a synthetic corpus shaped like real analyses: each item's semantic vector is a ConSE mix of
   real concept-bank embeddings (8 leaf classes around one "topic", with uneven topic
-  popularity, plus up to 8 broader concepts at weight 0.25, as ``glassbox.conse`` builds
+  popularity, plus up to 8 broader concepts at weight 0.25, as ``glassbox.retrieval.conse`` builds
   them), tags with their broader concepts, a caption naming the two main classes, an
   appearance vector correlated with the classes, owners (the viewer owns 5 %), 25 % public,
   2 % flagged, created over 2024-01-01 .. 2026-11-28;
@@ -30,7 +30,9 @@ for _p in (REPO / "web", REPO / "services", REPO / "infra"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from glassbox.index import Filters, IndexRow, MediaIndex, vector_build_params  # noqa: E402
+from glassbox.clients.milvus.client import MediaIndex  # noqa: E402
+from glassbox.clients.milvus.filters import Filters  # noqa: E402
+from glassbox.clients.milvus.schema import IndexRow, vector_build_params  # noqa: E402
 from glassbox_launch.stack import Ports  # noqa: E402
 
 PORTS = Ports(redis=26391, triton=28120, milvus=28550, web=28020)
@@ -91,7 +93,7 @@ def query_texts(bank, n: int, seed: int = 7) -> list[str]:
 def tag_for(bank, query: str) -> str | None:
     """A tag filter that fits the query: the query itself if it names a concept, else its
     first word that does ("a red sports car" -> "car"); None if no word names a concept."""
-    from glassbox import lexical
+    from glassbox.retrieval import lexical
 
     if bank.find(query):
         return query
@@ -170,7 +172,7 @@ class Generator:
     """Synthetic analyses from the real concept bank (see the module docstring)."""
 
     def __init__(self, bank, appearance_dim: int, seed: int = 0) -> None:
-        from glassbox import lexical
+        from glassbox.retrieval import lexical
 
         self.bank = bank
         self.lexical = lexical

@@ -43,25 +43,28 @@ def _started(svc):
     return svc
 
 
+def _running(svc, address: str):
+    """A session fixture's body: start ``svc``, yield its address, stop it at the end."""
+    _started(svc)
+    yield address
+    stop(svc)
+
+
 @pytest.fixture(scope="session")
 def redis_service(_clean_test_state: Stack):
-    svc = _started(_clean_test_state.redis())
-    yield f"redis://127.0.0.1:{_clean_test_state.ports.redis}/0"
-    stop(svc)
+    stack = _clean_test_state
+    yield from _running(stack.redis(), f"redis://127.0.0.1:{stack.ports.redis}/0")
 
 
 @pytest.fixture(scope="session")
 def milvus_uri(_clean_test_state: Stack):
-    svc = _started(_clean_test_state.milvus())
-    yield f"http://127.0.0.1:{_clean_test_state.ports.milvus}"
-    stop(svc)
+    stack = _clean_test_state
+    yield from _running(stack.milvus(), f"http://127.0.0.1:{stack.ports.milvus}")
 
 
 @pytest.fixture(scope="session")
 def triton_url(stack: Stack):
-    svc = _started(stack.triton())
-    yield f"127.0.0.1:{stack.ports.triton}"
-    stop(svc)
+    yield from _running(stack.triton(), f"127.0.0.1:{stack.ports.triton}")
 
 
 @pytest.fixture(scope="session")

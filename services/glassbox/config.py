@@ -1,16 +1,20 @@
 """Typed settings, read once from the environment (prefix ``GLASSBOX_``).
 
 Nothing here mutates ``os.environ``. Every process (web, worker, Triton model, bench) calls
-:func:`get_settings` and gets the same frozen object. The README's configuration reference
-lists every field; keep the two in step.
+:func:`get_settings` and gets the same frozen object; the Django project also reads its own
+:class:`WebSettings` (secret key, hosts, database, broker, task retries) through
+:func:`load_web_settings`. The README's configuration reference lists every field of both;
+keep them in step.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from glassbox import profiles
 
@@ -85,33 +89,71 @@ class Settings:
         return self.model_repository / "image_concepts" / "1" / "concept_bank.npz"
 
 
+@dataclass(frozen=True)
+class WebSettings:
+    """The Django project's own settings (``web/glassbox_web/settings.py`` reads them)."""
+
+    secret_key: str = ""  # required unless debug: the web app refuses to start without it
+    debug: bool = False
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")  # comma-separated
+    csrf_trusted_origins: tuple[str, ...] = ()  # comma-separated, when behind a proxy
+    database_url: str = ""  # empty: SQLite at var_dir / "glassbox.sqlite3"
+    redis_url: str = "redis://127.0.0.1:6380/0"  # the Celery broker
+    task_max_retries: int = 8  # retries of a task while Triton or Milvus is unreachable
+    task_retry_backoff_max_s: int = 300  # longest wait between those retries
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(raw: str) -> bool:
+    """The one true/false parser (settings, query parameters): raises ValueError otherwise."""
+    low = raw.strip().lower()
+    if low in TRUE_WORDS:
+        return True
+    if low in FALSE_WORDS:
+        return False
+    raise ValueError(raw)
+
+
 def _coerce(raw: str, kind: type, name: str):
+    if kind is tuple:  # a comma-separated list of strings
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     try:
         if kind is bool:
-            low = raw.strip().lower()
-            if low in {"1", "true", "yes", "on"}:
-                return True
-            if low in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError(raw)
+            return parse_bool(raw)
         if kind is Path:
             return Path(raw).expanduser()
         return kind(raw)
     except ValueError as exc:
-        raise ConfigError(
-            f"GLASSBOX_{name.upper()}={raw!r} is not a valid {kind.__name__}"
-        ) from exc
+        what = "a boolean (use 1/0, true/false)" if kind is bool else f"a valid {kind.__name__}"
+        raise ConfigError(f"GLASSBOX_{name.upper()}={raw!r} is not {what}") from exc
+
+
+_KINDS = {
+    "Path": Path,
+    "str": str,
+    "float": float,
+    "int": int,
+    "bool": bool,
+    "tuple[str, ...]": tuple,
+}
+
+
+def _from_environ(cls: type, env: Mapping[str, str]) -> dict[str, Any]:
+    """The fields of ``cls`` set in ``env`` (``GLASSBOX_<FIELD>``; empty means unset), typed."""
+    values = {}
+    for f in fields(cls):
+        raw = env.get(f"GLASSBOX_{f.name.upper()}")
+        if raw is not None and raw != "":
+            values[f.name] = _coerce(raw, _KINDS[str(f.type)], f.name)
+    return values
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping (``os.environ`` by default)."""
-    env = os.environ if environ is None else environ
-    kinds = {"Path": Path, "str": str, "float": float, "int": int, "bool": bool}
-    values = {}
-    for f in fields(Settings):
-        raw = env.get(f"GLASSBOX_{f.name.upper()}")
-        if raw is not None and raw != "":
-            values[f.name] = _coerce(raw, kinds[str(f.type)], f.name)
+    values = _from_environ(Settings, os.environ if environ is None else environ)
     if "model_repository" not in values and values.get("profile") in profiles.PROFILES:
         values["model_repository"] = profiles.repository_for(values["profile"], REPO_ROOT)
     return Settings(**values)
@@ -120,3 +162,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()
+
+
+def load_web_settings(environ: Mapping[str, str] | None = None) -> WebSettings:
+    """Build the web app's settings from an environment mapping (``os.environ`` by default)."""
+    return WebSettings(**_from_environ(WebSettings, os.environ if environ is None else environ))

@@ -1,7 +1,7 @@
 """What the ``ocr`` and ``nsfw_detector`` models find in an image (stdlib only).
 
 Shared by ``glassbox.nn`` (models' environment, boxes in pixels) and
-``glassbox.inference`` (app environment, boxes as fractions of width and height), so the web
+``glassbox.clients.triton`` (app environment, boxes as fractions of width and height), so the web
 app and the worker can import it without torch or onnxruntime.
 """
 

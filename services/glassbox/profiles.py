@@ -3,7 +3,7 @@
 ``GLASSBOX_PROFILE`` (:class:`glassbox.config.Settings.profile`) picks one:
 
 - ``offline`` (default): ``model_repository/``, MobileNetV2 + MiniLM, weights from registry
-  packages (``python -m glassbox.prepare``).
+  packages (``python -m glassbox.tools.prepare``).
 - ``clip``: ``model_repository_clip/``, CLIP ViT-B/32 + BLIP, weights fetched from the
   Hugging Face hub by ``infra/bin/fetch-clip-weights`` (docs/clip-profile.md).
 

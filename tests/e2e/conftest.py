@@ -48,3 +48,24 @@ def log_in():
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
     return go
+
+
+@pytest.fixture
+def upload_and_wait():
+    """Upload a photo through the upload page; return once its item page says ``ready``."""
+
+    def go(page, base_url: str, photo, title: str) -> None:
+        page.goto(f"{base_url}/upload/")
+        page.set_input_files("#file", str(photo))
+        page.fill("#title", title)
+        page.click("#upload-form button[type=submit]")
+        # the XHR upload reports progress; when it completes the page follows to the item,
+        # whose status badge then goes live
+        page.wait_for_url("**/media/*/", timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=status]')?.textContent.trim()"
+            " === 'ready'",
+            timeout=120_000,
+        )
+
+    return go

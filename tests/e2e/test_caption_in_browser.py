@@ -15,20 +15,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_caption_phrases_show_their_evidence_regions_on_the_image(
-    page, log_in, live_server, celery_worker, samples, django_user_model, tmp_path
+    page, log_in, upload_and_wait, live_server, celery_worker, samples, django_user_model, tmp_path
 ):
     django_user_model.objects.create_user("carol", password="carol-password-1")
     log_in(page, live_server.url, "carol", "carol-password-1")
 
-    page.goto(f"{live_server.url}/upload/")
-    page.set_input_files("#file", str(samples / "dog.jpg"))
-    page.fill("#title", "Caption dog")
-    page.click("#upload-form button[type=submit]")
-    page.wait_for_url("**/media/*/", timeout=30_000)
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=status]')?.textContent.trim() === 'ready'",
-        timeout=120_000,
-    )
+    upload_and_wait(page, live_server.url, samples / "dog.jpg", "Caption dog")
     # the page reloads with the caption; every phrase in it is a button
     caption = page.locator("p.caption[data-testid=caption]")
     phrases = caption.locator("button.phrase")

@@ -13,22 +13,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_member_uploads_the_dog_photo_and_finds_it_first_when_searching_dog(
-    page, log_in, live_server, celery_worker, samples, django_user_model, tmp_path
+    page, log_in, upload_and_wait, live_server, celery_worker, samples, django_user_model, tmp_path
 ):
     django_user_model.objects.create_user("alice", password="alice-password-1")
     log_in(page, live_server.url, "alice", "alice-password-1")
 
-    page.goto(f"{live_server.url}/upload/")
-    page.set_input_files("#file", str(samples / "dog.jpg"))
-    page.fill("#title", "My dog")
-    page.click("#upload-form button[type=submit]")
-    # the XHR upload reports progress; when it completes the page follows to the item,
-    # whose status badge then goes live
-    page.wait_for_url("**/media/*/", timeout=30_000)
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=status]')?.textContent.trim() === 'ready'",
-        timeout=120_000,
-    )
+    upload_and_wait(page, live_server.url, samples / "dog.jpg", "My dog")
     # the page reloads with its tags, each with a toggleable heat-map overlay
     page.wait_for_selector(".tag", timeout=20_000)
     first_tag = page.locator(".tag").first

@@ -1,11 +1,26 @@
-"""Fixtures shared by the fault tests (test_faults_*.py)."""
+"""Fixtures shared by the integration tests: a Triton client and the concept bank, and for the
+fault tests (test_faults_*.py) a fast-retrying worker, a user and an API client."""
 
 from __future__ import annotations
 
 import pytest
 from faults_support import FAST_RETRIES
+from glassbox.clients.triton import InferenceClient
+from glassbox.concepts import ConceptBank
+from glassbox.config import Settings
 from glassbox_launch.process import start, stop
 from rest_framework.test import APIClient
+
+
+@pytest.fixture(scope="module")
+def inference(triton_url: str) -> InferenceClient:
+    """A client of the session's Triton (offline profile)."""
+    return InferenceClient(triton_url, timeout=60.0)
+
+
+@pytest.fixture(scope="session")
+def bank() -> ConceptBank:
+    return ConceptBank.load(Settings().concept_bank_path)
 
 
 @pytest.fixture(scope="module")

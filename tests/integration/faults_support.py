@@ -1,18 +1,23 @@
 """Helpers shared by the fault tests (test_faults_*.py): waiting with a deadline, restarting
-a stopped service, uploading and reading an item's state, counting index rows."""
+a stopped service (and a fixture body that always does), uploading and reading an item's
+state, waiting for it to be ready, counting index rows."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from glassbox.clients.milvus.client import MediaIndex
 from glassbox.config import get_settings
-from glassbox.index import MediaIndex
 from glassbox_launch.process import Service, port_in_use, start
-from media import actions
+from glassbox_web import runtime
+from glassbox_web.problems import PROBLEM_CONTENT_TYPE
+from media.actions import commands
 from media.models import MediaItem
+from rest_framework.test import APIClient
 
 FAST_RETRIES = {"GLASSBOX_TASK_RETRY_BACKOFF_MAX_S": "4", "GLASSBOX_TASK_MAX_RETRIES": "60"}
 
@@ -38,13 +43,35 @@ def ensure_running(svc: Service) -> None:
     start(svc, echo=lambda _m: None)
 
 
+@contextmanager
+def restored(svc: Service) -> Iterator[Service]:
+    """Yield ``svc``; whatever the test did to it, it runs again afterwards, and no client of
+    this process keeps a connection to the old server."""
+    try:
+        yield svc
+    finally:
+        ensure_running(svc)
+        runtime.reset()
+
+
+def wait_ready(item_id: int, timeout_s: float, when: str) -> None:
+    """Wait until the item is ready; fail at once if it is marked failed instead."""
+
+    def ready():
+        now = state(item_id)
+        assert now["status"] != MediaItem.Status.FAILED, f"failed {when}: {now}"
+        return now["status"] == MediaItem.Status.READY
+
+    wait_for(ready, timeout_s, f"the item to become ready {when}")
+
+
 def state(item_id: int) -> dict:
     return MediaItem.objects.values("status", "attempts", "failure_reason").get(pk=item_id)
 
 
 def upload(owner, path) -> MediaItem:
     data = path.read_bytes()
-    return actions.create_media(owner, SimpleUploadedFile(path.name, data, "image/jpeg"))
+    return commands.create_media(owner, SimpleUploadedFile(path.name, data, "image/jpeg"))
 
 
 def rows_with_id(item_id: int) -> int:
@@ -61,3 +88,29 @@ def rows_with_id(item_id: int) -> int:
         return int(found[0]["count(*)"])
     finally:
         index.close()
+
+
+def search_problem(api: APIClient, query: str = "dog") -> dict:
+    """Search while a service is down: a 503 problem document, answered at once."""
+    started = time.monotonic()
+    response = api.get("/api/v1/search/", {"q": query})
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith(PROBLEM_CONTENT_TYPE)
+    problem = response.json()
+    assert problem["status"] == 503
+    problem["retry_after"] = response.get("Retry-After")
+    return problem
+
+
+def assert_health_names_only(down: str) -> None:
+    """The health check answers at once, 503 ``degraded``, with only ``down`` failing."""
+    started = time.monotonic()
+    health = APIClient().get("/api/v1/health/")
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+    assert health.status_code == 503
+    body = health.json()
+    assert body["status"] == "degraded"
+    assert body["checks"][down]["ok"] is False
+    others = {"database", "redis", "triton", "milvus"} - {down}
+    assert all(body["checks"][name]["ok"] for name in others), body

@@ -2,7 +2,7 @@
 
 The repository is ``model_repository_clip``'s real configs and adapters with tiny random CLIP
 and BLIP models, built in the models' environment (the app's has no torch) by
-``glassbox.nn.clip_profile.build_tiny_clip_repository``. This checks serving and contracts
+``tests.support.clip_tiny.build_tiny_clip_repository``. This checks serving and contracts
 only; nothing here says how accurate the real CLIP or BLIP is (no weights offline).
 
 Triton listens on 29100 (HTTP), 29101 (gRPC) and 29102 (metrics), so it runs next to the test
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from glassbox.inference import InferenceClient, InferenceError
+from glassbox.clients.triton import InferenceClient, InferenceError
 from glassbox_launch.process import LaunchError, start, stop
 from glassbox_launch.stack import REPO, Ports, Stack
 from glassbox_launch.stack import test_stack as configured_test_stack
@@ -33,10 +33,10 @@ CAPTION_OUTPUTS = ("CAPTION", "PHRASES", "PHRASE_MAPS", "PHRASE_SCORES", "PHRASE
 @pytest.fixture(scope="module")
 def tiny_repository(tmp_path_factory) -> Path:
     dst = tmp_path_factory.mktemp("clip-profile") / "model_repository_clip"
-    argv = [str(models_python()), "-m", "glassbox.nn.clip_profile", "build-tiny", str(dst)]
+    argv = [str(models_python()), "-m", "tests.support.clip_tiny", "build-tiny", str(dst)]
     if OFFLINE_BANK.is_file():
         argv += ["--offline-bank", str(OFFLINE_BANK)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     return dst
 

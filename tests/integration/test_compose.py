@@ -165,7 +165,7 @@ def test_triton_image_is_built_from_the_ngc_server(services):
         assert services[name]["build"]["dockerfile"] == "infra/docker/Dockerfile.triton"
     dockerfile = (REPO / "infra/docker/Dockerfile.triton").read_text()
     assert "nvcr.io/nvidia/tritonserver:" in dockerfile
-    assert "glassbox.prepare" in dockerfile
+    assert "glassbox.tools.prepare" in dockerfile
 
 
 def test_local_configs_say_kind_cpu_so_the_gpu_rewrite_applies():

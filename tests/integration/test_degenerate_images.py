@@ -7,11 +7,9 @@ import io
 
 import numpy as np
 import pytest
-from glassbox.concepts import ConceptBank
+from glassbox.analysis.pipeline import analyze
 from glassbox.config import Settings
-from glassbox.imaging import InvalidMedia
-from glassbox.inference import InferenceClient
-from glassbox.pipeline import analyze
+from glassbox.media.imaging import InvalidMedia
 from PIL import Image
 
 pytestmark = pytest.mark.integration
@@ -25,14 +23,6 @@ def png(width: int, height: int, colour) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture(scope="module")
-def client(triton_url: str) -> InferenceClient:
-    return InferenceClient(triton_url, timeout=60.0)
-
-
-@pytest.fixture(scope="module")
-def bank() -> ConceptBank:
-    return ConceptBank.load(SETTINGS.concept_bank_path)
 
 
 @pytest.mark.parametrize(
@@ -45,8 +35,8 @@ def bank() -> ConceptBank:
         ("a 3 x 6000 strip", png(3, 6000, (200, 200, 10))),
     ],
 )
-def test_a_degenerate_image_is_analysed_with_evidence_inside_the_image(client, bank, name, data):
-    result = analyze(data, client, bank, SETTINGS)
+def test_a_degenerate_image_is_analysed_with_evidence_inside_the_image(inference, bank, name, data):
+    result = analyze(data, inference, bank, SETTINGS)
     assert np.isclose(np.linalg.norm(result.semantic.vector), 1.0, atol=1e-4), name
     for tag in result.tags:
         assert np.all(np.isfinite(tag.cam)), name
@@ -56,17 +46,17 @@ def test_a_degenerate_image_is_analysed_with_evidence_inside_the_image(client, b
         assert tag.justification, name
 
 
-def test_a_flat_image_has_flat_evidence_so_no_tag_claims_a_region(client, bank):
+def test_a_flat_image_has_flat_evidence_so_no_tag_claims_a_region(inference, bank):
     # A uniform picture carries no spatial evidence: every CAM is constant, so any tag's
     # region is the whole image, never a spot the model cannot have seen.
-    result = analyze(png(320, 240, (255, 255, 255)), client, bank, SETTINGS)
+    result = analyze(png(320, 240, (255, 255, 255)), inference, bank, SETTINGS)
     for tag in result.tags:
         cam = np.asarray(tag.cam)
         assert np.ptp(cam) < 1e-3 * max(1.0, float(np.abs(cam).max()))
         assert tag.box in (None, (0.0, 0.0, 1.0, 1.0))
 
 
-def test_an_image_wider_than_the_side_limit_is_rejected_with_a_reason(client, bank):
+def test_an_image_wider_than_the_side_limit_is_rejected_with_a_reason(inference, bank):
     with pytest.raises(InvalidMedia) as err:
-        analyze(png(SETTINGS.max_image_side + 1, 2, (0, 0, 0)), client, bank, SETTINGS)
+        analyze(png(SETTINGS.max_image_side + 1, 2, (0, 0, 0)), inference, bank, SETTINGS)
     assert err.value.code == "dimensions_too_large" and "12001" in err.value.detail

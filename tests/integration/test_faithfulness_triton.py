@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from glassbox.analysis.pipeline import analyze
+from glassbox.clients.triton import InferenceClient
 from glassbox.concepts import ConceptBank
 from glassbox.config import Settings
-from glassbox.inference import InferenceClient
-from glassbox.pipeline import analyze
 
 pytestmark = pytest.mark.integration
 

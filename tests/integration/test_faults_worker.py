@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from faults_support import ensure_running, rows_with_id, state, upload, wait_for
+from faults_support import ensure_running, rows_with_id, state, upload, wait_for, wait_ready
 from glassbox_launch.process import http_ok, pid_alive, stop
 from glassbox_web import runtime
 from media import tasks
@@ -88,12 +88,7 @@ def test_killing_the_pool_process_mid_analysis_redelivers_the_task_and_the_item_
     wait_for(lambda: not pid_alive(child), 10, "the pool process to die")
     paused_triton()
 
-    def ready():
-        now = state(item.pk)
-        assert now["status"] != MediaItem.Status.FAILED, f"a lost worker failed the item: {now}"
-        return now["status"] == MediaItem.Status.READY
-
-    wait_for(ready, 90, "the redelivered task to make the item ready")
+    wait_ready(item.pk, 90, "after its worker process was killed (redelivered)")
     item.refresh_from_db()
     assert item.attempts >= 2  # the killed run, then the redelivered one
     assert item.failure_reason == ""
@@ -108,7 +103,7 @@ def test_analysing_and_indexing_an_item_twice_leaves_one_index_row_and_one_set_o
 ) -> None:
     item = upload(alice, samples / "dog.jpg")
     tasks.analyze_media.delay(item.pk)  # a duplicate delivery, queued behind the first
-    wait_for(lambda: state(item.pk)["status"] == MediaItem.Status.READY, 90, "the item ready")
+    wait_ready(item.pk, 90, "after a duplicate delivery")
     first_tags = tag_rows(item.pk)
     assert first_tags and rows_with_id(item.pk) == 1
 

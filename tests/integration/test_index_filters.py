@@ -20,8 +20,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from glassbox.index import Filters, Hit, IndexRow, MediaIndex
-from glassbox.lexical import index_text
+from glassbox.clients.milvus.client import MediaIndex
+from glassbox.clients.milvus.filters import Filters
+from glassbox.clients.milvus.schema import IndexRow
+from glassbox.clients.milvus.search import Hit
+from glassbox.retrieval.lexical import index_text
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,10 @@ import uuid
 
 import numpy as np
 import pytest
-from glassbox.index import Hit, IndexRow, IndexUnavailable, MediaIndex
+from glassbox.clients.milvus.client import MediaIndex
+from glassbox.clients.milvus.errors import IndexUnavailable
+from glassbox.clients.milvus.schema import IndexRow
+from glassbox.clients.milvus.search import Hit
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import io
 import time
 
 import pytest
-from glassbox.smoke_ocr_nsfw import render_text
+from glassbox.tools.smoke.images import render_text
 from PIL import Image
 from rest_framework.test import APIClient
 

@@ -7,8 +7,9 @@ import io
 import numpy as np
 import pytest
 from django.core.management import call_command
+from glassbox.clients.milvus.client import MediaIndex
+from glassbox.clients.milvus.schema import IndexRow
 from glassbox.config import get_settings
-from glassbox.index import IndexRow, MediaIndex
 from media.models import MediaItem, SemanticProfile
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -10,8 +10,8 @@ import io
 import time
 
 import pytest
+from glassbox.clients.milvus.client import from_settings
 from glassbox.config import get_settings
-from glassbox.index import from_settings
 from PIL import Image, ImageDraw, ImageFont
 from rest_framework.test import APIClient
 from test_pipeline_real_services import wait_until_settled

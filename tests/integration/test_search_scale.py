@@ -26,7 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from glassbox.index import Filters, IndexRow, MediaIndex
+from glassbox.clients.milvus.client import MediaIndex
+from glassbox.clients.milvus.filters import Filters
+from glassbox.clients.milvus.schema import IndexRow
 
 pytestmark = pytest.mark.integration
 

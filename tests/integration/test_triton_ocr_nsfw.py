@@ -6,25 +6,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from glassbox.clients.triton import InferenceClient, InferenceError, InferenceUnavailable
 from glassbox.evidence_types import Detection, TextLine
-from glassbox.inference import InferenceClient, InferenceError, InferenceUnavailable
-from glassbox.smoke_ocr_nsfw import SMOKE_TEXT, load_rgb, render_text
+from glassbox.tools.smoke.images import SMOKE_TEXT, load_rgb, render_text
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def client(triton_url: str) -> InferenceClient:
-    return InferenceClient(triton_url, timeout=60.0)
+
+def test_both_models_are_ready(inference: InferenceClient) -> None:
+    assert inference.model_ready("ocr") and inference.model_ready("nsfw_detector")
 
 
-def test_both_models_are_ready(client: InferenceClient) -> None:
-    assert client.model_ready("ocr") and client.model_ready("nsfw_detector")
-
-
-def test_rendered_text_is_read_with_a_box_around_it(client: InferenceClient) -> None:
+def test_rendered_text_is_read_with_a_box_around_it(inference: InferenceClient) -> None:
     image = render_text(SMOKE_TEXT, size=(800, 240), font_px=72, origin=(40, 80))
-    lines = client.read_text(image)
+    lines = inference.read_text(image)
     assert lines and all(isinstance(line, TextLine) for line in lines)
     match = [line for line in lines if SMOKE_TEXT.lower() in line.text.lower()]
     assert match, [line.text for line in lines]
@@ -37,19 +33,19 @@ def test_rendered_text_is_read_with_a_box_around_it(client: InferenceClient) -> 
 
 
 @pytest.mark.parametrize("name", ["eagle.jpg", "dog.jpg"])
-def test_a_photo_without_text_has_none(client: InferenceClient, samples, name) -> None:
-    assert client.read_text(load_rgb(samples / name)) == []
+def test_a_photo_without_text_has_none(inference: InferenceClient, samples, name) -> None:
+    assert inference.read_text(load_rgb(samples / name)) == []
 
 
-def test_a_blank_image_has_no_text(client: InferenceClient) -> None:
-    assert client.read_text(np.full((200, 300, 3), 255, dtype=np.uint8)) == []
+def test_a_blank_image_has_no_text(inference: InferenceClient) -> None:
+    assert inference.read_text(np.full((200, 300, 3), 255, dtype=np.uint8)) == []
 
 
 @pytest.mark.parametrize("name", ["dog.jpg", "eagle.jpg", "person.jpg"])
 def test_safe_photos_have_no_exposed_part_at_half_confidence(
-    client: InferenceClient, samples, name
+    inference: InferenceClient, samples, name
 ) -> None:
-    found = client.detect_nsfw(load_rgb(samples / name))
+    found = inference.detect_nsfw(load_rgb(samples / name))
     assert all(isinstance(d, Detection) for d in found)
     assert not [d for d in found if d.exposed and d.score >= 0.5], found
     for d in found:
@@ -57,14 +53,14 @@ def test_safe_photos_have_no_exposed_part_at_half_confidence(
         assert 0.2 <= d.score <= 1
 
 
-def test_concurrent_requests_of_different_sizes_both_succeed(client: InferenceClient) -> None:
+def test_concurrent_requests_of_different_sizes_both_succeed(inference: InferenceClient) -> None:
     small = render_text("HELLO 42", size=(420, 120), font_px=64, origin=(20, 20))
     large = render_text(SMOKE_TEXT, size=(900, 300), font_px=80, origin=(30, 100))
     jobs = [
-        (client.read_text, small),
-        (client.read_text, large),
-        (client.detect_nsfw, small),
-        (client.detect_nsfw, large),
+        (inference.read_text, small),
+        (inference.read_text, large),
+        (inference.detect_nsfw, small),
+        (inference.detect_nsfw, large),
     ]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         results = [f.result(timeout=120) for f in [pool.submit(fn, img) for fn, img in jobs]]
@@ -83,16 +79,16 @@ def test_concurrent_requests_of_different_sizes_both_succeed(client: InferenceCl
         np.zeros((0, 10, 3), dtype=np.uint8),
     ],
 )
-def test_a_malformed_image_is_a_request_error(client: InferenceClient, bad) -> None:
+def test_a_malformed_image_is_a_request_error(inference: InferenceClient, bad) -> None:
     with pytest.raises(InferenceError):
-        client.read_text(bad)
+        inference.read_text(bad)
     with pytest.raises(InferenceError):
-        client.detect_nsfw(bad)
+        inference.detect_nsfw(bad)
 
 
 def test_an_unreachable_server_is_retryable() -> None:
-    client = InferenceClient("127.0.0.1:9", timeout=1.0)  # discard port: nothing listens
+    inference = InferenceClient("127.0.0.1:9", timeout=1.0)  # discard port: nothing listens
     with pytest.raises(InferenceUnavailable):
-        client.read_text(np.zeros((20, 20, 3), dtype=np.uint8))
+        inference.read_text(np.zeros((20, 20, 3), dtype=np.uint8))
     with pytest.raises(InferenceUnavailable):
-        client.detect_nsfw(np.zeros((20, 20, 3), dtype=np.uint8))
+        inference.detect_nsfw(np.zeros((20, 20, 3), dtype=np.uint8))

@@ -6,10 +6,15 @@ prepare step having run.
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import numpy as np
 import pytest
-from glassbox import prepare
-from glassbox.imaging import decode_rgb, model_input
+from glassbox.media.imaging import decode_rgb, model_input
+from glassbox.tools import prepare
+
+from tests.support import triton_stub
 
 DARKNET_DATA = "/usr/share/darknet/data"
 
@@ -47,3 +52,33 @@ def photo():
             return model_input(decode_rgb(fh.read()), 224)
 
     return load
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(tmp_path_factory) -> Path:
+    """A clip-profile repository (the real configs and adapters) with tiny random CLIP and
+    BLIP models and a tiny 1000-leaf concept bank (tests/support/clip_tiny.py)."""
+    pytest.importorskip("transformers")
+    from tests.support.clip_tiny import build_tiny_clip_repository, tiny_bank
+
+    root = tmp_path_factory.mktemp("clip")
+    bank = tiny_bank(root / "offline_bank.npz")
+    return build_tiny_clip_repository(root / "repo", offline_bank=bank)
+
+
+@pytest.fixture
+def pb_utils(monkeypatch):
+    """The stand-in ``triton_python_backend_utils`` (tests/support/triton_stub.py), installed
+    for one test, so that a ``model.py`` can be loaded and run."""
+    return triton_stub.install(monkeypatch)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the model tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)

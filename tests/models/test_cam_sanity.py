@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from glassbox.cam import upsample
+from glassbox.explain.cam import upsample
 from glassbox.nn.mobilenet_v2 import NUM_CLASSES, ConceptNet, load_mobilenet_v2
 from scipy.stats import spearmanr
 from torch import nn

@@ -20,37 +20,34 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-cp = pytest.importorskip("glassbox.nn.clip_profile")
+pytest.importorskip("transformers")
+
+from glassbox.concepts import ConceptBank  # noqa: E402
+from glassbox.nn.clip.captioner import load_captioner, noun_phrases  # noqa: E402
+from glassbox.nn.clip.encoder import (  # noqa: E402
+    CONCEPT_PROMPT,
+    MissingWeights,
+    load_clip_concepts,
+    load_clip_text,
+)
+from glassbox.nn.clip.weights import (  # noqa: E402
+    BANK_HOME,
+    BLIP_HOME,
+    BLIP_HUB_ID,
+    CLIP_HOME,
+    CLIP_HUB_ID,
+    CLIP_LINKS,
+)
+
+from tests.support.clip_tiny import (  # noqa: E402
+    clip_repository_template,
+    save_tiny_blip,
+    save_tiny_clip,
+    tiny_bank,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 FETCH = REPO / "infra" / "bin" / "fetch-clip-weights"
-OFFLINE_BANK = REPO / "model_repository" / "image_concepts" / "1" / "concept_bank.npz"
-
-
-def _tiny_bank(path: Path, n: int = 1000) -> Path:
-    """A concept bank with the offline bank's layout: ``n`` leaves and two broader rows."""
-    from glassbox.concepts import ConceptBank
-
-    names = tuple(f"thing {i}" for i in range(n)) + ("animal", "vehicle")
-    members = np.zeros((2, n), dtype=bool)
-    members[0, : n // 2] = True
-    members[1, n // 2 :] = True
-    ConceptBank(
-        wnids=tuple(f"n{i:08d}" for i in range(n + 2)),
-        names=names,
-        glosses=("",) * (n + 2),
-        embeddings=np.zeros((n + 2, 4), dtype=np.float32),
-        version="tiny-test-bank",
-        members=members,
-    ).save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny_repo(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("clip")
-    bank = _tiny_bank(root / "offline_bank.npz")
-    return cp.build_tiny_clip_repository(root / "repo", offline_bank=bank)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +60,7 @@ def test_default_path_imports_no_clip_code():
         "import sys, glassbox.config, glassbox.profiles, glassbox.nn\n"
         "s = glassbox.config.load_settings({})\n"
         "assert s.profile == 'offline' and s.model_repository.name == 'model_repository'\n"
-        "assert 'glassbox.nn.clip_profile' not in sys.modules\n"
+        "assert not any(m.startswith('glassbox.nn.clip') for m in sys.modules)\n"
         "assert not any(m.startswith('transformers') for m in sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
@@ -73,31 +70,29 @@ def test_tiny_repository_layout(tiny_repo):
     for model in ("image_concepts", "text_embedding", "caption"):
         assert (tiny_repo / model / "config.pbtxt").is_file()
         assert (tiny_repo / model / "1" / "model.py").is_file()
-    clip_home = (tiny_repo / cp.CLIP_HOME).resolve()
-    for link in cp.CLIP_LINKS:
+    clip_home = (tiny_repo / CLIP_HOME).resolve()
+    for link in CLIP_LINKS:
         assert (tiny_repo / link).resolve() == clip_home
-    assert (tiny_repo / cp.BLIP_HOME / "config.json").is_file()
+    assert (tiny_repo / BLIP_HOME / "config.json").is_file()
     # the configs are the real ones: the tiny models give the real contract's dims
     for model in ("image_concepts", "text_embedding", "caption"):
-        real = cp.clip_repository_template() / model / "config.pbtxt"
+        real = clip_repository_template() / model / "config.pbtxt"
         assert (tiny_repo / model / "config.pbtxt").read_text() == real.read_text()
 
 
 def test_concept_bank_is_the_source_bank_encoded_by_clip(tiny_repo):
-    from glassbox.concepts import ConceptBank
-
-    bank = ConceptBank.load(tiny_repo / cp.BANK_HOME)
+    bank = ConceptBank.load(tiny_repo / BANK_HOME)
     assert len(bank) == 1002 and bank.n_leaves == 1000 and bank.dim == 512
     assert bank.names[-1] == "vehicle" and bank.members.shape == (2, 1000)
     assert np.allclose(np.linalg.norm(bank.embeddings, axis=1), 1.0, atol=1e-5)
     assert bank.version == "tiny-test-bank+clip-512d"
-    clip = cp.load_clip_text(tiny_repo / "text_embedding" / "1")
-    again = clip.encode([cp.CONCEPT_PROMPT.format(name="vehicle")])[0]
+    clip = load_clip_text(tiny_repo / "text_embedding" / "1")
+    again = clip.encode([CONCEPT_PROMPT.format(name="vehicle")])[0]
     np.testing.assert_allclose(again, bank.embeddings[-1], atol=1e-5)
 
 
 def test_image_concepts_shapes_and_exact_bias(tiny_repo, images):
-    net, bank = cp.load_clip_concepts(tiny_repo / "image_concepts" / "1", top_k=16)
+    net, bank = load_clip_concepts(tiny_repo / "image_concepts" / "1", top_k=16)
     out = net.run(images)
     assert out.logits.shape == (3, 1000) and out.logits.dtype == np.float32
     assert out.pooled.shape == (3, 512)
@@ -117,7 +112,7 @@ def test_image_concepts_shapes_and_exact_bias(tiny_repo, images):
 
 
 def test_image_concepts_batches_like_single_items(tiny_repo, images):
-    net, _ = cp.load_clip_concepts(tiny_repo / "image_concepts" / "1")
+    net, _ = load_clip_concepts(tiny_repo / "image_concepts" / "1")
     both = net.run(images[:2])
     one = net.run(images[1:2])
     np.testing.assert_allclose(both.logits[1], one.logits[0], atol=1e-4)
@@ -125,7 +120,7 @@ def test_image_concepts_batches_like_single_items(tiny_repo, images):
 
 
 def test_image_input_resizes_whole_image(tiny_repo):
-    net, _ = cp.load_clip_concepts(tiny_repo / "image_concepts" / "1")
+    net, _ = load_clip_concepts(tiny_repo / "image_concepts" / "1")
     big = np.random.default_rng(1).integers(0, 256, (1, 300, 500, 3), dtype=np.uint8)
     assert net.run(big).cams.shape == (1, 16, 7, 7)
     with pytest.raises(ValueError):
@@ -133,7 +128,7 @@ def test_image_input_resizes_whole_image(tiny_repo):
 
 
 def test_text_embedding(tiny_repo):
-    enc = cp.load_clip_text(tiny_repo / "text_embedding" / "1")
+    enc = load_clip_text(tiny_repo / "text_embedding" / "1")
     emb = enc.encode(["a dog", "two cats sleeping on a couch", "x" * 500])
     assert emb.shape == (3, 512) and emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
@@ -143,7 +138,7 @@ def test_text_embedding(tiny_repo):
 
 
 def test_caption_with_grounded_phrases(tiny_repo):
-    cap = cp.load_captioner(tiny_repo / "caption" / "1")
+    cap = load_captioner(tiny_repo / "caption" / "1")
     imgs = np.random.default_rng(2).integers(0, 256, (2, 384, 384, 3), dtype=np.uint8)
     out = cap.run(imgs)
     assert out.captions.shape == (2, 1)
@@ -154,7 +149,7 @@ def test_caption_with_grounded_phrases(tiny_repo):
         caption = out.captions[i, 0].decode()
         assert isinstance(caption, str) and caption.strip()
         phrases = [p.decode() for p in out.phrases[i] if p]
-        assert phrases == cp.noun_phrases(caption)[: len(phrases)]
+        assert phrases == noun_phrases(caption)[: len(phrases)]
         n = len(phrases)
         assert not out.grounded[i, n:].any() and not out.maps[i, n:].any()
         for j in range(n):
@@ -163,7 +158,7 @@ def test_caption_with_grounded_phrases(tiny_repo):
 
 
 def test_grounding_threshold_marks_ungrounded_phrases(tiny_repo):
-    cap = cp.load_captioner(tiny_repo / "caption" / "1")
+    cap = load_captioner(tiny_repo / "caption" / "1")
     image = np.random.default_rng(3).integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
     import torch
 
@@ -190,14 +185,14 @@ def test_grounding_threshold_marks_ungrounded_phrases(tiny_repo):
     ],
 )
 def test_noun_phrases(caption, phrases):
-    assert cp.noun_phrases(caption) == phrases
+    assert noun_phrases(caption) == phrases
 
 
 def test_missing_weights_name_the_fetch_script(tmp_path):
-    with pytest.raises(cp.MissingWeights, match="fetch-clip-weights"):
-        cp.load_clip_text(tmp_path)
-    with pytest.raises(cp.MissingWeights, match="fetch-clip-weights"):
-        cp.load_clip_concepts(tmp_path)
+    with pytest.raises(MissingWeights, match="fetch-clip-weights"):
+        load_clip_text(tmp_path)
+    with pytest.raises(MissingWeights, match="fetch-clip-weights"):
+        load_clip_concepts(tmp_path)
 
 
 def _fetch(args: list[str], **env: str) -> tuple[subprocess.CompletedProcess, float]:
@@ -220,7 +215,7 @@ def _fetch(args: list[str], **env: str) -> tuple[subprocess.CompletedProcess, fl
     ids=["hf-offline", "hub-unreachable"],
 )
 def test_fetch_fails_fast_offline(tmp_path, env):
-    bank = _tiny_bank(tmp_path / "bank.npz", n=3)
+    bank = tiny_bank(tmp_path / "bank.npz", n=3)
     repo = tmp_path / "repo"
     done, took = _fetch(
         ["--repository", str(repo), "--offline-bank", str(bank), "--timeout", "3"], **env
@@ -228,21 +223,21 @@ def test_fetch_fails_fast_offline(tmp_path, env):
     assert done.returncode == 2, done.stderr
     assert took < 60
     for needed in (
-        cp.CLIP_HUB_ID,
-        cp.BLIP_HUB_ID,
-        str(repo / cp.CLIP_HOME),
-        str(repo / cp.BLIP_HOME),
+        CLIP_HUB_ID,
+        BLIP_HUB_ID,
+        str(repo / CLIP_HOME),
+        str(repo / BLIP_HOME),
     ):
         assert needed in done.stderr
-    assert not (repo / cp.CLIP_HOME).exists()
+    assert not (repo / CLIP_HOME).exists()
 
 
 def test_fetch_places_local_copies(tmp_path):
     """With ``--clip-source``/``--blip-source`` no hub is needed: the placement and the bank
     encoding of the real script run on tiny models."""
-    clip_src = cp.save_tiny_clip(tmp_path / "src" / "clip")
-    blip_src = cp.save_tiny_blip(tmp_path / "src" / "blip")
-    bank = _tiny_bank(tmp_path / "bank.npz", n=5)
+    clip_src = save_tiny_clip(tmp_path / "src" / "clip")
+    blip_src = save_tiny_blip(tmp_path / "src" / "blip")
+    bank = tiny_bank(tmp_path / "bank.npz", n=5)
     repo = tmp_path / "repo"
     done, _ = _fetch(
         [
@@ -254,9 +249,9 @@ def test_fetch_places_local_copies(tmp_path):
         HF_HUB_OFFLINE="1",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert (repo / cp.BANK_HOME).is_file()
+    assert (repo / BANK_HOME).is_file()
     assert (repo / "caption" / "1" / "clip" / "config.json").is_file()
-    assert cp.load_clip_text(repo / "text_embedding" / "1").dim == 512
+    assert load_clip_text(repo / "text_embedding" / "1").dim == 512
 
 
 def test_fetch_needs_the_offline_bank(tmp_path):
@@ -264,4 +259,4 @@ def test_fetch_needs_the_offline_bank(tmp_path):
         ["--repository", str(tmp_path / "r"), "--offline-bank", str(tmp_path / "none.npz")],
         HF_HUB_OFFLINE="1",
     )
-    assert done.returncode == 1 and "glassbox.prepare" in done.stderr
+    assert done.returncode == 1 and "glassbox.tools.prepare" in done.stderr

@@ -1,4 +1,4 @@
-"""The evaluation command in quick mode: it writes a report with the four sections, numbers
+"""The evaluation command in quick mode: it writes a report with the five sections, numbers
 in each, its plots, and retrieval at least as good as the system measured when this test was
 written (quick mode still ranks the full 19-photo corpus for all judged queries)."""
 
@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from glassbox import evaluate
+from glassbox.evaluation.report import main
 
 # Measured: MRR 0.910, recall@5 0.901 (19 queries, 19 photos, default ConSE settings).
 MRR_FLOOR = 0.85
@@ -26,7 +26,7 @@ SECTIONS = (
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("report")
-    assert evaluate.main(["--quick", "--out", str(out)]) == 0
+    assert main(["--quick", "--out", str(out)]) == 0
     return out, json.loads((out / "results.json").read_text())
 
 
@@ -48,7 +48,7 @@ def test_the_report_states_hardware_versions_date_and_command(report) -> None:
     markdown = (report[0] / "README.md").read_text()
     for needle in ("Hardware:", "torch ", "mobilenet_v2.pth", "sha256", "concept bank", "Date:"):
         assert needle in markdown
-    assert "python -m glassbox.evaluate --quick" in markdown
+    assert "python -m glassbox.evaluation --quick" in markdown
 
 
 def test_plots_are_written_next_to_the_report(report) -> None:
@@ -79,7 +79,7 @@ def test_retrieval_meets_the_measured_floor(report) -> None:
 
 
 def test_relevance_calibration_is_what_the_app_uses_and_beats_the_base_rate(report) -> None:
-    from glassbox import relevance
+    from glassbox.retrieval import relevance
 
     calibration = report[1]["retrieval"]["calibration"]
     # quick mode ranks the same 19 x 19 judged pairs, so the fit is the app's constants
@@ -90,7 +90,7 @@ def test_relevance_calibration_is_what_the_app_uses_and_beats_the_base_rate(repo
 
 
 def test_near_duplicates_are_separated_from_different_photos(report) -> None:
-    from glassbox import relevance
+    from glassbox.retrieval import relevance
 
     similarity = report[1]["similarity"]
     assert similarity["separated"], similarity

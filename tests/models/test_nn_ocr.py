@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
 from glassbox.evidence_types import TextLine
-from glassbox.smoke_ocr_nsfw import SMOKE_TEXT, load_rgb, render_text
+from glassbox.tools.smoke.images import SMOKE_TEXT, load_rgb, render_text
 
 DARKNET_DATA = "/usr/share/darknet/data"
 
@@ -19,14 +17,9 @@ def reader():
     return TextReader(threads=1)
 
 
-def test_loads_and_reads_without_the_network(monkeypatch):
+def test_loads_and_reads_without_the_network(no_network):
     from glassbox.nn.ocr import TextReader
 
-    def refuse(*_args, **_kwargs):
-        raise AssertionError("the OCR tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
     lines = TextReader(threads=1).read(render_text())
     assert any(SMOKE_TEXT.lower() in line.text.lower() for line in lines)
 

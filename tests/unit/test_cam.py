@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from glassbox.cam import combine, region_box, render_heatmap_png, upsample
+from glassbox.explain.cam import combine, region_box, render_heatmap_png, upsample
 from PIL import Image
 
 

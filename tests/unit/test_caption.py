@@ -4,17 +4,8 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
-from glassbox.caption import (
-    NO_CAPTION,
-    RULES,
-    Caption,
-    article,
-    compose_caption,
-    plural,
-    separate_regions,
-)
 from glassbox.concepts import ConceptBank
+from glassbox.explain.caption import NO_CAPTION, RULES, Caption, compose_caption
 
 LEAVES = [
     "Eskimo dog",  # 0
@@ -201,10 +192,6 @@ def test_touching_or_weak_regions_give_no_count():
     assert caption_of({4: 0.9}, {4: bridged}).text == "A zebra."
 
 
-def test_separate_regions_on_an_empty_map():
-    assert separate_regions(np.zeros((10, 10))) == []
-
-
 # --- visible text ---------------------------------------------------------------------
 
 
@@ -290,46 +277,3 @@ def test_random_inputs_always_give_grounded_captions():
         if caption.phrases:
             assert caption.text.endswith(".") and caption.text[0].isupper()
 
-
-# --- words ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("noun", "expected"),
-    [
-        ("Eskimo dog", "an"),
-        ("dog", "a"),
-        ("English setter", "an"),
-        ("unicycle", "a"),
-        ("umbrella", "an"),
-        ("European fire salamander", "a"),
-        ("hourglass", "an"),
-        ("one-armed bandit", "a"),
-        ("ox", "an"),
-        ("MP3 player", "an"),
-        ("CD player", "a"),
-    ],
-)
-def test_article(noun, expected):
-    assert article(noun) == expected
-
-
-@pytest.mark.parametrize(
-    ("noun", "expected"),
-    [
-        ("dog", "dogs"),
-        ("Eskimo dog", "Eskimo dogs"),
-        ("fox", "foxes"),
-        ("bird of prey", "birds of prey"),
-        ("butterfly", "butterflies"),
-        ("monkey", "monkeys"),
-        ("ox", "oxen"),
-        ("sheep", "sheep"),
-        ("fireman", "firemen"),
-        ("German shepherd", "German shepherds"),
-        ("wolf", "wolves"),
-        ("goldfish", "goldfish"),
-    ],
-)
-def test_plural(noun, expected):
-    assert plural(noun) == expected

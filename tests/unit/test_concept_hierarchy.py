@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from glassbox import concepts
-from glassbox.conse import decompose, semantic_vector
+from glassbox.retrieval.conse import decompose, semantic_vector
 
 
 @pytest.fixture(scope="module")

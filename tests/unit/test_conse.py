@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from glassbox.conse import decompose, semantic_vector, softmax, text_contributions
+from glassbox.retrieval.conse import decompose, semantic_vector, softmax, text_contributions
 
 
 def unit_rows(n: int, d: int, seed: int = 0) -> np.ndarray:

@@ -2,17 +2,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from glassbox.faithfulness import (
+from glassbox.explain.faithfulness import (
     blurred,
     counterfactual,
-    deletion_curve,
     evidence_mask,
     faithfulness,
-    insertion_curve,
     mask_region,
     mean_colour,
     random_order,
     saliency_order,
+    sweep_curve,
     trapezoid_auc,
 )
 
@@ -81,8 +80,8 @@ def test_aucs_lie_in_zero_one_and_curves_span_the_whole_range(region) -> None:
 def test_curves_start_and_end_at_the_image_and_its_baseline() -> None:
     image = scene()
     order = saliency_order(map_on(PATCH))
-    deletion = deletion_curve(image, order, patch_brightness, steps=5)
-    insertion = insertion_curve(image, order, patch_brightness, steps=5)
+    deletion = sweep_curve("deletion", image, order, patch_brightness, steps=5)
+    insertion = sweep_curve("insertion", image, order, patch_brightness, steps=5)
     intact = patch_brightness(image[None])[0]
     assert deletion.scores[0] == pytest.approx(intact)
     assert deletion.scores[-1] == pytest.approx(patch_brightness(mean_colour(image)[None])[0])
@@ -148,6 +147,10 @@ def test_bad_inputs_are_refused() -> None:
     with pytest.raises(ValueError):
         faithfulness(scene(), np.zeros((5, 5)), patch_brightness)
     with pytest.raises(ValueError):
-        deletion_curve(scene().astype(np.float32), np.arange(SIZE * SIZE), patch_brightness)
+        sweep_curve(
+            "deletion", scene().astype(np.float32), np.arange(SIZE * SIZE), patch_brightness
+        )
     with pytest.raises(ValueError):
-        deletion_curve(scene(), np.arange(10), patch_brightness)
+        sweep_curve("deletion", scene(), np.arange(10), patch_brightness)
+    with pytest.raises(ValueError, match="kind"):
+        sweep_curve("erosion", scene(), np.arange(SIZE * SIZE), patch_brightness)

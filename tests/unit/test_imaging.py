@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from glassbox.config import Settings
-from glassbox.imaging import (
+from glassbox.media.imaging import (
     ImageInfo,
     InvalidMedia,
     decode_rgb,

@@ -5,12 +5,16 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from glassbox.analysis import pipeline
+from glassbox.analysis.evidence import heatmap_for
+from glassbox.analysis.pipeline import analyze, run_steps
+from glassbox.analysis.state import ImageState
+from glassbox.analysis.steps import STEPS
+from glassbox.clients.triton import ConceptOutput
 from glassbox.concepts import ConceptBank
 from glassbox.config import Settings
 from glassbox.evidence_types import Detection, TextLine
-from glassbox.imaging import InvalidMedia
-from glassbox.inference import ConceptOutput
-from glassbox.pipeline import analyze, heatmap_for
+from glassbox.media.imaging import InvalidMedia
 from PIL import Image
 
 N_CONCEPTS, DIM = 40, 12
@@ -326,3 +330,73 @@ def test_a_caption_weight_of_zero_keeps_the_caption_out_of_the_vector() -> None:
     settings = replace(SETTINGS, caption_weight=0.0)
     result = analyze(jpeg(), FakeConceptModel(), make_bank(), settings)
     assert [t for t in result.text_terms if t["kind"] == "caption"] == []
+
+
+# Every step on: faithfulness measured on every item.
+ALL_ON = replace(
+    SETTINGS, ocr=True, nsfw=True, explanations=True, faithfulness="always", faithfulness_steps=4
+)
+
+
+def test_the_steps_run_in_their_declared_order(monkeypatch) -> None:
+    ran = []
+
+    def recorded(step):
+        def run(state):
+            ran.append(step.name)
+            step.run(state)
+
+        return replace(step, run=run)
+
+    monkeypatch.setattr(pipeline, "STEPS", tuple(recorded(step) for step in STEPS))
+    analyze(jpeg(), FakeConceptModel(), make_bank(), ALL_ON)
+    assert ran == [step.name for step in STEPS]
+    assert ran == [
+        "decode",
+        "concepts",
+        "read text",
+        "nudity detector",
+        "scores",
+        "caption",
+        "text terms",
+        "semantic vector",
+        "tags",
+        "regions",
+        "justifications",
+        "faithfulness",
+        "heat maps",
+    ]
+
+
+def test_each_step_is_timed_and_counts_towards_its_phase() -> None:
+    state = ImageState(jpeg(), FakeConceptModel(), make_bank(), ALL_ON)
+    timings = run_steps(STEPS, state)
+    assert list(state.step_ms) == [step.name for step in STEPS]
+    assert all(ms >= 0 for ms in state.step_ms.values())
+    assert list(timings) == ["decode", "infer", "read", "explain"]
+    for key, ms in timings.items():
+        parts = [state.step_ms[step.name] for step in STEPS if step.timing == key]
+        assert ms == pytest.approx(sum(parts), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("off", "skipped"),
+    [
+        ({"ocr": False}, "read text"),
+        ({"nsfw": False}, "nudity detector"),
+        ({"explanations": False}, "regions"),
+        ({"faithfulness": "off"}, "faithfulness"),
+    ],
+)
+def test_a_setting_switched_off_skips_its_step(off, skipped) -> None:
+    state = ImageState(jpeg(), FakeConceptModel(), make_bank(), replace(ALL_ON, **off))
+    timings = run_steps(STEPS, state)
+    assert list(state.step_ms) == [step.name for step in STEPS if step.name != skipped]
+    assert set(timings) == {"decode", "infer", "read", "explain"}  # a skipped phase reads 0
+
+
+def test_given_text_lines_skip_the_ocr_model() -> None:
+    client = FakeConceptModel(lines=[TextLine("HELLO", (0, 0, 1, 1), 1.0)])
+    lines = [("OPEN 24 HOURS", (0.5, 0.1, 0.9, 0.2), 0.95)]
+    result = analyze(jpeg(), client, make_bank(), ALL_ON, text_lines=lines)
+    assert client.read == [] and result.text_lines == lines

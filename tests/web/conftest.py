@@ -15,9 +15,13 @@ import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from glassbox.index import Hit
-from glassbox_web import runtime
-from media import actions, tasks
+from glassbox.analysis.evidence import TagEvidence
+from glassbox.analysis.pipeline import Analysis
+from glassbox.clients.milvus.search import Hit
+from glassbox.explain.caption import Caption
+from glassbox.retrieval.conse import SemanticVector
+from glassbox_web import queue, runtime
+from media.actions import commands, lifecycle
 from media.models import MediaItem
 from PIL import Image
 from rest_framework.test import APIClient
@@ -36,8 +40,7 @@ def media_root(settings, tmp_path):
 def enqueued(monkeypatch) -> list[tuple[str, int]]:
     """Every task sent, as (task name, item id), instead of a broker round-trip."""
     sent: list[tuple[str, int]] = []
-    for task in (tasks.analyze_media, tasks.index_media, tasks.unindex_media):
-        monkeypatch.setattr(task, "delay", lambda item_id, _n=task.name: sent.append((_n, item_id)))
+    monkeypatch.setattr(queue, "send", lambda name, item_id: sent.append((name, item_id)))
     return sent
 
 
@@ -139,14 +142,16 @@ def _distinct_appearance() -> list[float]:
 
 
 def fake_analysis(
-    bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3), appearance=None
-) -> SimpleNamespace:
+    bank_embeddings, concept_ids=(3, 5), weights=(0.7, 0.3), appearance=None, caption=None
+) -> Analysis:
+    """An ``Analysis`` of the fake bank's concepts, without caption or read text unless
+    ``caption`` is given."""
     raw = sum(w * bank_embeddings[c] for c, w in zip(concept_ids, weights, strict=True))
     norm = float(np.linalg.norm(raw))  # as in ConSE: vector == sum(w_i e_i) and |vector| == 1
     vec, unit_weights = (raw / norm).astype(np.float32), [w / norm for w in weights]
     cam = [[float(r * 7 + c) for c in range(7)] for r in range(7)]
     tags = [
-        SimpleNamespace(
+        TagEvidence(
             concept_id=cid,
             name=f"concept <{cid}>",
             wnid=f"n{cid:08d}",
@@ -157,15 +162,19 @@ def fake_analysis(
         )
         for cid, w in zip(concept_ids, weights, strict=True)
     ]
-    return SimpleNamespace(
+    return Analysis(
         width=64,
         height=48,
+        concepts=[],
         tags=tags,
-        semantic=SimpleNamespace(vector=vec, concept_ids=list(concept_ids), weights=unit_weights),
+        semantic=SemanticVector(
+            vector=vec, concept_ids=np.array(concept_ids), weights=np.array(unit_weights)
+        ),
         cams={cid: cam for cid in concept_ids},
         # distinct by default, so that items are not grouped as near-duplicates
         appearance=list(appearance) if appearance is not None else _distinct_appearance(),
         timings={"infer": 1.0},
+        caption=caption if caption is not None else Caption(text="", phrases=[]),
     )
 
 
@@ -178,10 +187,10 @@ def make_item(alice, bank_embeddings, django_capture_on_commit_callbacks):
     ):
         upload = SimpleUploadedFile("photo.jpg", jpeg(), content_type="image/jpeg")
         with django_capture_on_commit_callbacks(execute=True):
-            item = actions.create_media(owner or alice, upload, title, visibility)
+            item = commands.create_media(owner or alice, upload, title, visibility)
         if ready:
-            actions.record_analysis(item.pk, fake_analysis(bank_embeddings, **analysis))
-            actions.mark_indexed(item.pk)
+            lifecycle.record_analysis(item.pk, fake_analysis(bank_embeddings, **analysis))
+            lifecycle.mark_indexed(item.pk)
         if status:
             MediaItem.objects.filter(pk=item.pk).update(status=status)
         item.refresh_from_db()

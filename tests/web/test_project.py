@@ -19,17 +19,17 @@ def test_schema_is_openapi(api):
     assert "/api/v1/media/" in body["paths"] and "/api/v1/search/" in body["paths"]
 
 
-@pytest.mark.django_db
-def test_health_reports_every_dependency(client, monkeypatch):
+def fake_remote_checks(monkeypatch, triton=(True, "ready")) -> None:
     monkeypatch.setattr(
         health,
         "REMOTE_CHECKS",
-        {
-            "redis": lambda: (True, "pong"),
-            "triton": lambda: (False, "not ready"),
-            "milvus": lambda: (True, "ok"),
-        },
+        {"redis": lambda: (True, "pong"), "triton": lambda: triton, "milvus": lambda: (True, "ok")},
     )
+
+
+@pytest.mark.django_db
+def test_health_reports_every_dependency(client, monkeypatch):
+    fake_remote_checks(monkeypatch, triton=(False, "not ready"))
     response = client.get(reverse("api:health"))
     assert response.status_code == 503
     body = response.json()
@@ -45,15 +45,7 @@ def test_health_is_ok_when_all_checks_pass_and_a_hanging_check_times_out(client,
     import time
 
     monkeypatch.setattr(health, "CHECK_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(
-        health,
-        "REMOTE_CHECKS",
-        {
-            "redis": lambda: (True, "pong"),
-            "triton": lambda: (True, "ready"),
-            "milvus": lambda: (True, "ok"),
-        },
-    )
+    fake_remote_checks(monkeypatch)
     assert client.get(reverse("api:health")).json()["status"] == "ok"
     monkeypatch.setitem(health.REMOTE_CHECKS, "milvus", lambda: time.sleep(2) or (True, "late"))
     started = time.perf_counter()

@@ -3,8 +3,8 @@
 from types import SimpleNamespace
 
 import pytest
-from glassbox.imaging import InvalidMedia
-from glassbox.inference import InferenceError
+from glassbox.clients.triton import InferenceError
+from glassbox.media.imaging import InvalidMedia
 from glassbox_web import runtime
 from media import tasks
 

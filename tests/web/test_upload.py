@@ -5,7 +5,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from glassbox.config import get_settings
-from media import actions
+from media.actions import commands
 from media.models import MediaItem
 from PIL import Image
 
@@ -92,7 +92,7 @@ def test_oversize_upload_is_rejected_and_nothing_is_stored(api, monkeypatch, med
     import dataclasses
 
     small = dataclasses.replace(get_settings(), max_upload_bytes=500)
-    monkeypatch.setattr(actions, "get_settings", lambda: small)
+    monkeypatch.setattr(commands, "get_settings", lambda: small)
     response = upload(api, jpeg(200, 200, color=(1, 2, 3)) + b"\0" * 600)
     assert response.status_code == 413
     assert response.json()["type"].endswith("too_large")

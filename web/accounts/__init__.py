@@ -1,0 +1,1 @@
+"""Accounts: login, API tokens, roles (groups) and their checks, the demo seed."""

@@ -14,9 +14,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from glassbox.imaging import InvalidMedia
-from glassbox.index import IndexUnavailable
-from glassbox.inference import InferenceUnavailable
+from glassbox.clients.milvus.errors import IndexUnavailable
+from glassbox.clients.triton import InferenceUnavailable
+from glassbox.media.imaging import InvalidMedia
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response

@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from glassbox.clients.milvus.client import MediaIndex
+from glassbox.clients.milvus.client import from_settings as index_from_settings
+from glassbox.clients.triton import InferenceClient
 from glassbox.concepts import ConceptBank
 from glassbox.config import get_settings
-from glassbox.index import MediaIndex
-from glassbox.index import from_settings as index_from_settings
-from glassbox.inference import InferenceClient
 
 _lock = threading.Lock()
 _instances: dict[str, Any] = {}

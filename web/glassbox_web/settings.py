@@ -1,42 +1,30 @@
 """Django settings, read once from the environment (prefix ``GLASSBOX_``).
 
-Runtime paths (media, SQLite) come from :func:`glassbox.config.get_settings` so web, worker
-and the services agree on ``var_dir``. A production process without ``GLASSBOX_SECRET_KEY``
-refuses to start.
+Every ``GLASSBOX_*`` variable is parsed by :mod:`glassbox.config`: the web app's own
+(:class:`~glassbox.config.WebSettings`) and, for runtime paths (media, SQLite), the services'
+:func:`~glassbox.config.get_settings`, so web, worker and the services agree on ``var_dir``.
+A production process without ``GLASSBOX_SECRET_KEY`` refuses to start.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from glassbox.config import get_settings
+from glassbox.config import ConfigError, get_settings, load_web_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SERVICES = get_settings()
 VAR_DIR = SERVICES.var_dir
+try:
+    WEB = load_web_settings()
+except ConfigError as exc:  # a bad web setting stops Django like any misconfiguration
+    raise ImproperlyConfigured(str(exc)) from exc
 
+DEBUG = WEB.debug
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
-
-
-def _env_list(name: str, default: str) -> list[str]:
-    return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
-
-
-DEBUG = _env_bool("GLASSBOX_DEBUG")
-
-SECRET_KEY = os.environ.get("GLASSBOX_SECRET_KEY", "")
+SECRET_KEY = WEB.secret_key
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -44,8 +32,8 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "glassbox-insecure-development-key-do-not-use-in-production"
 
-ALLOWED_HOSTS = _env_list("GLASSBOX_ALLOWED_HOSTS", "127.0.0.1,localhost")
-CSRF_TRUSTED_ORIGINS = _env_list("GLASSBOX_CSRF_TRUSTED_ORIGINS", "")
+ALLOWED_HOSTS = list(WEB.allowed_hosts)
+CSRF_TRUSTED_ORIGINS = list(WEB.csrf_trusted_origins)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -97,7 +85,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("GLASSBOX_DATABASE_URL") or f"sqlite:///{VAR_DIR / 'glassbox.sqlite3'}",
+        WEB.database_url or f"sqlite:///{VAR_DIR / 'glassbox.sqlite3'}",
         conn_max_age=60,
         conn_health_checks=True,
     )
@@ -191,7 +179,7 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: queue ids only; a task is acknowledged after it ran, and redelivered if its worker
 # dies. Analysis and indexing scale on their own queues.
-REDIS_URL = os.environ.get("GLASSBOX_REDIS_URL", "redis://127.0.0.1:6380/0")
+REDIS_URL = WEB.redis_url
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -203,8 +191,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # Media tasks retry with exponential backoff (capped, with jitter) while Triton or Milvus is
 # unavailable, and record a failure after the last retry.
-MEDIA_TASK_MAX_RETRIES = int(os.environ.get("GLASSBOX_TASK_MAX_RETRIES") or 8)
-MEDIA_TASK_RETRY_BACKOFF_MAX_S = int(os.environ.get("GLASSBOX_TASK_RETRY_BACKOFF_MAX_S") or 300)
+MEDIA_TASK_MAX_RETRIES = WEB.task_max_retries
+MEDIA_TASK_RETRY_BACKOFF_MAX_S = WEB.task_retry_backoff_max_s
 CELERY_TASK_ROUTES = {
     "media.analyze": {"queue": "analyze"},
     "media.index": {"queue": "index"},

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from glassbox import cam
+from glassbox.explain import cam
 
 from .models import MediaItem, SemanticProfile, Tag
 

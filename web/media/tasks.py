@@ -12,14 +12,16 @@ import time
 from celery import Task, shared_task
 from django import db
 from django.conf import settings
-from glassbox import pipeline
+from glassbox.analysis import pipeline
+from glassbox.clients.milvus.errors import IndexUnavailable
+from glassbox.clients.triton import InferenceError, InferenceUnavailable
 from glassbox.config import get_settings
-from glassbox.imaging import InvalidMedia
-from glassbox.index import IndexUnavailable
-from glassbox.inference import InferenceError, InferenceUnavailable
-from glassbox_web import runtime
+from glassbox.media.imaging import InvalidMedia
+from glassbox_web import queue, runtime
 
-from . import actions
+from .actions import lifecycle
+from .indexing import index_row
+from .models import MediaItem
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +60,12 @@ class MediaJob(Task):
         self.record_failure(args[0], failure_reason(exc))
 
     def record_failure(self, item_id: int, reason: str) -> None:
-        actions.mark_failed(item_id, reason)
+        lifecycle.mark_failed(item_id, reason)
 
 
 class IndexJob(MediaJob):
     def record_failure(self, item_id: int, reason: str) -> None:
-        actions.mark_index_failed(item_id, reason)
+        lifecycle.mark_index_failed(item_id, reason)
 
 
 class UnindexJob(MediaJob):
@@ -71,10 +73,10 @@ class UnindexJob(MediaJob):
         pass  # the row is gone; search hydration already hides a stale vector
 
 
-@shared_task(base=MediaJob, name="media.analyze")
+@shared_task(base=MediaJob, name=lifecycle.ANALYZE_TASK)
 def analyze_media(item_id: int) -> None:
     started = time.perf_counter()
-    item = actions.begin_analysis(item_id)
+    item = lifecycle.begin_analysis(item_id)
     if item is None:
         return
     with item.file.open("rb") as fh:
@@ -85,29 +87,29 @@ def analyze_media(item_id: int) -> None:
         analysis = pipeline.analyze(data, client, bank, get_settings())
     except (InvalidMedia, InferenceError) as exc:  # final: retrying cannot help
         logger.warning("media %s cannot be analysed: %s", item_id, exc)
-        actions.mark_failed(item_id, failure_reason(exc))
+        lifecycle.mark_failed(item_id, failure_reason(exc))
         return
     analysed = time.perf_counter()
     phases = {"fetch_ms": _ms(fetched - started), "pipeline_ms": _ms(analysed - fetched)}
-    if not actions.record_analysis(item_id, analysis, phases):
+    if not lifecycle.record_analysis(item_id, analysis, phases):
         return
     phases["store_ms"] = _ms(time.perf_counter() - analysed)
     logger.info("media %s analysed: %s (pipeline: %s)", item_id, phases, analysis.timings)
-    index_media.delay(item_id)
+    queue.send(lifecycle.INDEX_TASK, item_id)
 
 
-@shared_task(base=IndexJob, name="media.index")
+@shared_task(base=IndexJob, name=lifecycle.INDEX_TASK)
 def index_media(item_id: int) -> None:
     started = time.perf_counter()
-    item = actions.MediaItem.objects.select_related("profile").filter(pk=item_id).first()
+    item = MediaItem.objects.select_related("profile").filter(pk=item_id).first()
     if item is None or not hasattr(item, "profile"):
         return
-    runtime.media_index().upsert([actions.index_row(item)])
+    runtime.media_index().upsert([index_row(item)])
     elapsed = {"index_ms": _ms(time.perf_counter() - started)}
-    actions.mark_indexed(item_id, elapsed)
+    lifecycle.mark_indexed(item_id, elapsed)
     logger.info("media %s indexed: %s", item_id, elapsed)
 
 
-@shared_task(base=UnindexJob, name="media.unindex")
+@shared_task(base=UnindexJob, name=lifecycle.UNINDEX_TASK)
 def unindex_media(item_id: int) -> None:
     runtime.media_index().delete([item_id])

@@ -1,0 +1,1 @@
+"""Operations: the health of the dependencies, as a page for operators and an open API."""

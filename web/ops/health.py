@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 import redis
 from django.conf import settings
 from django.db import connection
+from glassbox.clients.milvus.client import from_settings as index_from_settings
+from glassbox.clients.triton import InferenceClient
 from glassbox.config import get_settings
-from glassbox.index import from_settings as index_from_settings
-from glassbox.inference import InferenceClient
 
 CHECK_TIMEOUT_S = 2.0
 

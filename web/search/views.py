@@ -12,13 +12,14 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
-from glassbox.imaging import InvalidMedia
-from glassbox.index import IndexUnavailable
-from glassbox.inference import InferenceUnavailable
-from media.views import _box_style
+from glassbox.clients.milvus.errors import IndexUnavailable
+from glassbox.clients.triton import InferenceUnavailable
+from glassbox.media.imaging import InvalidMedia
+from media.presenters import box_style
 
-from . import engine
+from . import engine, records
 from .api.views import read_upload
+from .params import SearchOptions, SearchQueryError, parse_options
 
 logger = logging.getLogger(__name__)
 UNAVAILABLE = "Search is unavailable right now; try again shortly."
@@ -28,70 +29,59 @@ UNAVAILABLE = "Search is unavailable right now; try again shortly."
 def search_page(request: HttpRequest) -> HttpResponse:
     params = request.GET
     raw_q, similar_to = params.get("q"), params.get("similar")
-    context = _context(params)
-    status = 200
     if raw_q is None and not similar_to:
-        return render(request, "search/search.html", context)
-    try:
-        options = _options(params)
-        context["filters"] = options["filters"]
+        return render(request, "search/search.html", _context(params))
+
+    def run(options: SearchOptions) -> tuple[engine.SearchPage, dict | None]:
         if similar_to:
             item_id = _item_id(similar_to)
-            source = engine.source_from_item(request.user, item_id)
-            page = engine.similar(request.user, source, **options)
-            base = {"similar": str(item_id)}
-        else:
-            page = engine.search(request.user, raw_q, **options)
-            base = {"q": page.query}
-        context.update(_page_context(page, base, options))
-    except engine.SearchQueryError as exc:
-        context["error"], context["error_field"], status = exc.detail, exc.field, exc.status
-    except (InferenceUnavailable, IndexUnavailable) as exc:
-        logger.warning("search unavailable: %s", exc)
-        context["error"], status = UNAVAILABLE, 503
-    return render(request, "search/search.html", context, status=status)
+            source = records.source_from_item(request.user, item_id)
+            return engine.similar(request.user, source, options), {"similar": str(item_id)}
+        page = engine.search(request.user, raw_q, options)
+        return page, {"q": page.query}
+
+    return _searched(request, params, run, "search")
 
 
 @require_POST
 def by_image_page(request: HttpRequest) -> HttpResponse:
     """Query by image from the page: the file is checked like an upload, never stored."""
-    params = request.POST
+    upload = request.FILES.get("file")
+
+    def run(options: SearchOptions) -> tuple[engine.SearchPage, dict | None]:
+        if upload is None:
+            raise SearchQueryError("Choose an image to search with.", field="file")
+        source = records.source_from_upload(read_upload(upload), upload.name or "")
+        return engine.similar(request.user, source, options), None
+
+    return _searched(request, request.POST, run, "search by image")
+
+
+def _searched(request: HttpRequest, params, run, what: str) -> HttpResponse:
+    """The page for ``run(options)`` (the search page and the links that keep it, ``None``
+    for an upload); a problem is shown on the form, with the values as typed."""
     context = _context(params)
     status = 200
-    upload = request.FILES.get("file")
     try:
-        options = _options(params)
-        context["filters"] = options["filters"]
-        if upload is None:
-            raise engine.SearchQueryError("Choose an image to search with.", field="file")
-        source = engine.source_from_upload(read_upload(upload), upload.name or "")
-        page = engine.similar(request.user, source, **options)
-        context.update(_page_context(page, None, options))
+        options = parse_options(params, limit=False)
+        context["filters"] = options.filters
+        page, base = run(options)
+        context.update(_page_context(page, base, options))
     except InvalidMedia as exc:
         context["error"], context["error_field"], status = exc.detail, "file", exc.status
-    except engine.SearchQueryError as exc:
+    except SearchQueryError as exc:
         context["error"], context["error_field"], status = exc.detail, exc.field, exc.status
     except (InferenceUnavailable, IndexUnavailable) as exc:
-        logger.warning("search by image unavailable: %s", exc)
+        logger.warning("%s unavailable: %s", what, exc)
         context["error"], status = UNAVAILABLE, 503
     return render(request, "search/search.html", context, status=status)
-
-
-def _options(params) -> dict:
-    return {
-        "filters": engine.parse_filters(params),
-        "page": engine.clean_page(params.get("page")),
-        "limit": engine.DEFAULT_LIMIT,
-        "sort": engine.clean_sort(params.get("sort")),
-        "weaker": engine.clean_flag(params.get("weaker"), "weaker"),
-    }
 
 
 def _item_id(raw: str) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise engine.SearchQueryError("similar must be an item id", field="similar") from exc
+        raise SearchQueryError("similar must be an item id", field="similar") from exc
 
 
 def _context(params) -> dict:
@@ -108,16 +98,16 @@ def _context(params) -> dict:
     }
 
 
-def _page_context(page: engine.SearchPage, base: dict | None, options: dict) -> dict:
+def _page_context(page: engine.SearchPage, base: dict | None, options: SearchOptions) -> dict:
     """The page and its links (other pages, weaker matches) keeping query and filters."""
 
     def link(**changes) -> str | None:
         if base is None:
             return None  # an uploaded image cannot be linked to; the form must be sent again
-        params = {**base, **options["filters"].as_params()}
-        if options["sort"] != "relevance":
-            params["sort"] = options["sort"]
-        if options["weaker"]:
+        params = {**base, **options.filters.as_params()}
+        if options.sort != "relevance":
+            params["sort"] = options.sort
+        if options.weaker:
             params["weaker"] = "true"
         params.update({k: v for k, v in changes.items() if v is not None})
         params = {k: v for k, v in params.items() if v not in ("", False)}
@@ -127,7 +117,7 @@ def _page_context(page: engine.SearchPage, base: dict | None, options: dict) -> 
         {
             "r": r,
             "channels": [
-                {"c": c, "styles": [s for s in (_box_style(b) for b in c.boxes) if s]}
+                {"c": c, "styles": [s for s in (box_style(b) for b in c.boxes) if s]}
                 for c in r.channels
             ],
         }

@@ -1,49 +1,26 @@
-"""Triton adapter for ``text_embedding``: tensors in and out, batching, per-request errors.
+"""Triton adapter for ``text_embedding``: loads the encoder and runs one pass per batch.
 
 The maths lives in ``glassbox.nn.text_encoder``; the encoder files were placed in
-``1/encoder/`` by ``python -m glassbox.prepare``.
+``1/encoder/`` by ``python -m glassbox.tools.prepare``. Batching, UTF-8 checks and per-request
+errors are ``glassbox.serving.adapter.TextAdapter``'s.
 """
 
-import json
-from pathlib import Path
-
-import numpy as np
 import triton_python_backend_utils as pb_utils
 from glassbox.nn import configure_threads, instance_device
 from glassbox.nn.text_encoder import TextEncoder
-from glassbox.triton_batching import answer, utf8_texts
+from glassbox.serving.adapter import TextAdapter
 
 
-def _decode(request) -> list[str]:
-    return utf8_texts(pb_utils.get_input_tensor_by_name(request, "TEXT"))
+class TritonPythonModel(TextAdapter):
+    name = "text_embedding"
+    pb_utils = pb_utils
 
-
-class TritonPythonModel:
-    def initialize(self, args):
-        config = json.loads(args["model_config"])
-        out_cfg = pb_utils.get_output_config_by_name(config, "EMBEDDING")
-        self.dim = int(out_cfg["dims"][0])
-        self.dtype = pb_utils.triton_string_to_numpy(out_cfg["data_type"])
-        version_dir = Path(args["model_repository"]) / args["model_version"]
+    def load(self, config):
         configure_threads()
-        self.encoder = TextEncoder(version_dir / "encoder", device=instance_device(args))
+        device = instance_device(config.args)
+        self.encoder = TextEncoder(config.version_dir / "encoder", device=device)
         if self.encoder.dim != self.dim:
             raise ValueError(f"encoder gives {self.encoder.dim}-d vectors, config says {self.dim}")
 
-    def _respond(self, texts, embeddings):
-        out = np.ascontiguousarray(embeddings, dtype=self.dtype)
-        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("EMBEDDING", out)])
-
-    def execute(self, requests):
-        return answer(
-            requests,
-            _decode,
-            lambda batches: self.encoder.encode([text for texts in batches for text in texts]),
-            self._respond,
-            _refuse,
-            "text_embedding",
-        )
-
-
-def _refuse(message: str):
-    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))
+    def run(self, batches):
+        return self.encoder.encode([text for texts in batches for text in texts])

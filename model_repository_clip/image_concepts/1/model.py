@@ -1,36 +1,28 @@
-"""Triton adapter for ``image_concepts`` under the clip profile: tensors in and out, batching,
-per-request errors.
+"""Triton adapter for ``image_concepts`` under the clip profile: loads CLIP and the concept bank,
+checks them against the config, and runs one pass per batch.
 
-The maths lives in ``glassbox.nn.clip_profile``; CLIP (``1/clip/``) and the CLIP-encoded
+The maths lives in ``glassbox.nn.clip.encoder``; CLIP (``1/clip/``) and the CLIP-encoded
 concept bank (``1/concept_bank.npz``) were placed by ``infra/bin/fetch-clip-weights``.
+Batching, input checks and per-request errors are ``glassbox.serving.adapter.ImageAdapter``'s.
 """
-
-import json
-from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 from glassbox.nn import configure_threads, instance_device
-from glassbox.nn.clip_profile import load_clip_concepts
-from glassbox.triton_batching import answer, image_batch
-
-OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
+from glassbox.nn.clip.encoder import load_clip_concepts
+from glassbox.serving.adapter import ImageAdapter
 
 
-class TritonPythonModel:
-    def initialize(self, args):
-        config = json.loads(args["model_config"])
-        image_cfg = pb_utils.get_input_config_by_name(config, "IMAGE")
-        self.image_shape = tuple(int(d) for d in image_cfg["dims"])
-        out_cfg = {name: pb_utils.get_output_config_by_name(config, name) for name in OUTPUTS}
-        self.dtypes = {
-            name: pb_utils.triton_string_to_numpy(cfg["data_type"]) for name, cfg in out_cfg.items()
-        }
-        cam_dims = [int(d) for d in out_cfg["CAMS"]["dims"]]
-        version_dir = Path(args["model_repository"]) / args["model_version"]
+class TritonPythonModel(ImageAdapter):
+    name = "image_concepts"
+    pb_utils = pb_utils
+    outputs = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
+
+    def load(self, config):
+        cam_dims = config.output_dims("CAMS")
         configure_threads()
         self.net, _bank = load_clip_concepts(
-            version_dir, top_k=cam_dims[0], device=instance_device(args)
+            config.version_dir, top_k=cam_dims[0], device=instance_device(config.args)
         )
         got = {
             "CONCEPT_LOGITS": [self.net.num_concepts],
@@ -38,30 +30,9 @@ class TritonPythonModel:
             "CAMS": [cam_dims[0], self.net.clip.grid, self.net.clip.grid],
         }
         for name, dims in got.items():
-            want = [int(d) for d in out_cfg[name]["dims"]]
+            want = config.output_dims(name)
             if dims != want:
                 raise ValueError(f"{name}: the model gives {dims}, config.pbtxt says {want}")
 
-    def _images(self, request) -> np.ndarray:
-        return image_batch(pb_utils.get_input_tensor_by_name(request, "IMAGE"), self.image_shape)
-
-    def _respond(self, images, outputs):
-        tensors = [
-            pb_utils.Tensor(name, array.astype(self.dtypes[name], copy=False))
-            for name, array in zip(OUTPUTS, outputs, strict=True)
-        ]
-        return pb_utils.InferenceResponse(output_tensors=tensors)
-
-    def execute(self, requests):
-        return answer(
-            requests,
-            self._images,
-            lambda batches: tuple(self.net.run(np.concatenate(batches))),
-            self._respond,
-            _refuse,
-            "image_concepts",
-        )
-
-
-def _refuse(message: str):
-    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))
+    def run(self, batches):
+        return tuple(self.net.run(np.concatenate(batches)))

@@ -1,4 +1,8 @@
-"""Torch models behind the Triton models (used only in the models' environment).
+"""The torch and ONNX models behind the Triton models (used only in the models' environment).
+
+``mobilenet_v2`` (concepts and CAMs), ``text_encoder`` (MiniLM), ``ocr`` (PP-OCR), ``nsfw``
+(NudeNet) and ``clip/`` (the clip profile's CLIP and BLIP); this module holds what they share:
+the thread setting, the instance's device and tokenisation.
 
 ``GLASSBOX_TORCH_THREADS`` (int ≥ 1) sets torch's intra-op thread count in the Triton models;
 unset or empty, they use every CPU the process may run on.
@@ -7,7 +11,9 @@ unset or empty, they use every CPU the process may run on.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from glassbox.config import ConfigError
 
@@ -52,3 +58,19 @@ def instance_device(args: Mapping[str, str]) -> str:
     if args.get("model_instance_kind") == "GPU" and torch.cuda.is_available():
         return f"cuda:{args['model_instance_device_id']}"
     return "cpu"
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str], max_tokens: int, device: Any) -> Any:
+    """``texts`` through a transformers tokenizer, padded to the longest and truncated at
+    ``max_tokens``, as torch tensors on ``device``."""
+    batch = tokenizer(
+        list(texts), padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+    )
+    return batch.to(device)
+
+
+def require_file(path: Path, what: str, package: str) -> Path:
+    """``path`` if it is a file; else a ``FileNotFoundError`` naming the package to install."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} missing (pip install {package})")
+    return path

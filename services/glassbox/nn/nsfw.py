@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from glassbox.evidence_types import Detection
-from glassbox.nn import _threads_from_env
+from glassbox.nn import _threads_from_env, require_file
 
 MODEL_FILE = "320n.onnx"
 INPUT_SIZE = 320
@@ -90,8 +90,7 @@ class NsfwDetector:
         import onnxruntime as ort
 
         path = Path(model_path) if model_path is not None else bundled_model_path()
-        if not path.is_file():
-            raise FileNotFoundError(f"NudeNet model {path} missing (pip install nudenet==3.4.2)")
+        require_file(path, "NudeNet model", "nudenet==3.4.2")
         self.session = ort.InferenceSession(
             str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from glassbox.evidence_types import TextLine
-from glassbox.nn import _threads_from_env
+from glassbox.nn import _threads_from_env, require_file
 
 DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
@@ -49,8 +49,7 @@ class TextReader:
             for key, name in (("Det", DET_MODEL), ("Rec", REC_MODEL), ("Cls", CLS_MODEL))
         }
         for path in paths.values():
-            if not path.is_file():
-                raise FileNotFoundError(f"OCR model {path} missing (pip install rapidocr==3.10.0)")
+            require_file(path, "OCR model", "rapidocr==3.10.0")
         if threads is None:
             threads = _threads_from_env()
         params: dict[str, object] = {

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from glassbox.nn import tokenize
+
 MAX_TOKENS = 256
 EMBEDDING_DIM = 384
 
@@ -42,13 +44,7 @@ class TextEncoder:
         """float32 ``[len(texts), 384]`` (CPU numpy), each row of unit length."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        batch = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_tokens,
-            return_tensors="pt",
-        ).to(self.device)
+        batch = tokenize(self.tokenizer, texts, self.max_tokens, self.device)
         with torch.inference_mode():
             hidden = self.model(**batch).last_hidden_state  # [n, tokens, 384]
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)

@@ -1,0 +1,1 @@
+"""The accounts API: exchange a username and password for a token."""

@@ -1,0 +1,1 @@
+"""Schema and data migrations of the accounts app (the role groups)."""

@@ -1,0 +1,1 @@
+"""The media API: serializers, the viewset and its routes."""

@@ -11,7 +11,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import actions
+from ..actions import commands
 from ..models import MediaItem
 from .serializers import (
     MediaBriefSerializer,
@@ -69,7 +69,7 @@ class MediaViewSet(
         upload = self.get_serializer(data=request.data)
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
-        item = actions.create_media(request.user, data["file"], data["title"], data["visibility"])
+        item = commands.create_media(request.user, data["file"], data["title"], data["visibility"])
         body = MediaDetailSerializer(item, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -78,18 +78,18 @@ class MediaViewSet(
         item = self.get_object()
         change = self.get_serializer(data=request.data)
         change.is_valid(raise_exception=True)
-        actions.set_visibility(item, change.validated_data["visibility"])
+        commands.set_visibility(item, change.validated_data["visibility"])
         return Response(MediaDetailSerializer(item, context=self.get_serializer_context()).data)
 
     def perform_destroy(self, instance: MediaItem) -> None:
-        actions.delete_media(instance)
+        commands.delete_media(instance)
 
     @extend_schema(request=None, responses={202: MediaDetailSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
         try:
-            item = actions.retry_media(self.get_object())
-        except actions.ActionNotAllowed as exc:
+            item = commands.retry_media(self.get_object())
+        except commands.ActionNotAllowed as exc:
             raise Problem(409, exc.code, exc.detail) from exc
         body = MediaDetailSerializer(item, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,1 @@
+"""The operations API: the health endpoint."""

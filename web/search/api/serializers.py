@@ -1,11 +1,11 @@
 from media.api.serializers import MediaBriefSerializer
 from rest_framework import serializers
 
-from ..engine import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
+from ..params import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
 
 
 class SearchQuerySerializer(serializers.Serializer):
-    """Query parameters; the filters are checked by ``engine.parse_filters`` (400 names the
+    """Query parameters; the filters are checked by ``params.parse_filters`` (400 names the
     field). Only declared here for the schema."""
 
     q = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=20000)

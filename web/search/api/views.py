@@ -1,3 +1,5 @@
+"""The search API views: thin wrappers over ``engine``, answering problems for bad queries."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -8,24 +10,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import engine
+from .. import engine, records
+from ..params import SearchQueryError, parse_options
 from .serializers import SearchQuerySerializer, SearchResponseSerializer
-
-
-def _options(params) -> dict:
-    return {
-        "filters": engine.parse_filters(params),
-        "page": engine.clean_page(params.get("page")),
-        "limit": engine.clean_limit(params.get("limit")),
-        "sort": engine.clean_sort(params.get("sort")),
-        "weaker": engine.clean_flag(params.get("weaker"), "weaker"),
-    }
 
 
 def _answer(request: Request, run) -> Response:
     try:
         page = run()
-    except engine.SearchQueryError as exc:
+    except SearchQueryError as exc:
         code = "not_found" if exc.status == 404 else "invalid_query"
         raise Problem(exc.status, code, exc.detail, field=exc.field) from exc
     return Response(SearchResponseSerializer(page, context={"request": request}).data)
@@ -38,7 +31,7 @@ class SearchView(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         return _answer(
-            request, lambda: engine.search(request.user, params.get("q"), **_options(params))
+            request, lambda: engine.search(request.user, params.get("q"), parse_options(params))
         )
 
 
@@ -53,8 +46,8 @@ class SimilarView(APIView):
         params = request.query_params
 
         def run():
-            source = engine.source_from_item(request.user, pk)
-            return engine.similar(request.user, source, **_options(params))
+            source = records.source_from_item(request.user, pk)
+            return engine.similar(request.user, source, parse_options(params))
 
         return _answer(request, run)
 
@@ -85,9 +78,9 @@ class ByImageView(APIView):
         params = request.query_params
 
         def run():
-            options = _options(params)  # parameters are checked before the image is analysed
-            source = engine.source_from_upload(data, upload.name or "")
-            return engine.similar(request.user, source, **options)
+            options = parse_options(params)  # parameters are checked before the image is analysed
+            source = records.source_from_upload(data, upload.name or "")
+            return engine.similar(request.user, source, options)
 
         return _answer(request, run)
 

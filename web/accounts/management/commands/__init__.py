@@ -1,0 +1,1 @@
+"""``manage.py seed_demo``: the demo users and sample photos."""

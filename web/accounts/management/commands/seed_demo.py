@@ -14,8 +14,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
-from glassbox.imaging import InvalidMedia
-from media import actions
+from glassbox.media.imaging import InvalidMedia
+from media.actions import commands
 from media.models import MediaItem
 
 DEFAULT_PASSWORD = "glassbox-demo"
@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 raise CommandError(f"{path} is not a file")
             upload = SimpleUploadedFile(path.name, path.read_bytes())
             try:
-                item = actions.create_media(demo, upload, title, visibility)
+                item = commands.create_media(demo, upload, title, visibility)
             except InvalidMedia as exc:
                 raise CommandError(f"{path}: {exc.detail}") from exc
             self.stdout.write(f"uploaded {path} as media {item.pk} ({item.status})")

@@ -1,0 +1,1 @@
+"""``manage.py reindex``: rebuild the search index from the database."""

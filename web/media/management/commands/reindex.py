@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from glassbox.clients.milvus.client import from_settings as index_from_settings
+from glassbox.clients.milvus.errors import IndexFailure, IndexOutdated
 from glassbox.config import get_settings
-from glassbox.index import IndexFailure, IndexOutdated
-from glassbox.index import from_settings as index_from_settings
 
-from media import actions
+from media import indexing
 
 
 class Command(BaseCommand):
@@ -57,7 +57,7 @@ class Command(BaseCommand):
                 err.flush()
 
         try:
-            count = actions.reindex(index, batch_size=batch_size, progress=progress)
+            count = indexing.reindex(index, batch_size=batch_size, progress=progress)
         except IndexFailure as exc:
             raise CommandError(f"Milvus is unavailable or refused the rebuild: {exc}") from exc
         if err is not None:

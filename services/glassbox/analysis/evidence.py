@@ -1,0 +1,201 @@
+"""The evidence behind one image's tags: a tag and its CAM, the broader tag carried by its
+leaves, the region each map outlines, the one-line justification, the re-scored
+(faithfulness) evidence, and the weighted heat map of a set of CAMs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from glassbox.evidence_types import Box
+from glassbox.explain import cam
+from glassbox.explain import faithfulness as faith
+from glassbox.explain.caption import main_concept
+from glassbox.explain.justify import (
+    counterfactual_sentence,
+    group_justification,
+    tag_justification,
+)
+
+if TYPE_CHECKING:
+    from glassbox.analysis.protocols import Concepts
+
+# Longest side of the heat map a region box is measured on.
+_BOX_RESOLUTION = 112
+
+CamGrid = list[list[float]]
+
+
+@dataclass(frozen=True)
+class ConceptScore:
+    id: int
+    name: str
+    prob: float
+
+
+@dataclass(frozen=True)
+class TagEvidence:
+    concept_id: int
+    name: str
+    wnid: str
+    score: float  # softmax probability
+    cam: CamGrid  # the raw 7x7 class activation map
+    box: Box | None  # (x0, y0, x1, y1) fractions; None when explanations are off
+    justification: str
+    path: list[str] = field(default_factory=list)  # broader names above it: ["animal", "dog"]
+    # the leaves that carry the tag, as {"concept_id", "name", "score"}; itself for a leaf
+    contributing_concepts: list[dict] = field(default_factory=list)
+    # re-scored evidence (glassbox.explain.faithfulness): {"before", "after"} when the region was
+    # masked, plus {"deletion_auc", "insertion_auc", "random_deletion_auc",
+    # "random_insertion_auc"} on measured items; None when off or without a region
+    faithfulness: dict | None = None
+
+
+def leaf_tag(cid: int, prob: float, grid: np.ndarray, bank: Concepts) -> TagEvidence:
+    """A leaf concept's tag, without region or justification yet."""
+    return TagEvidence(
+        cid,
+        bank.names[cid],
+        bank.wnids[cid],
+        prob,
+        grid.tolist(),
+        None,
+        "",
+        path=[bank.names[i] for i in bank.path(cid)],
+        contributing_concepts=[{"concept_id": cid, "name": bank.names[cid], "score": prob}],
+    )
+
+
+def group_tag(
+    in_cams: np.ndarray, probs: np.ndarray, cam_of: dict[int, np.ndarray], bank: Concepts
+) -> tuple[TagEvidence, np.ndarray] | None:
+    """The broader tag ("dog") when the probability is spread over its leaves (breeds at
+    28%, 26%, 16%), chosen by the same level rule as the caption, with the grid its region
+    is measured on. Its score is the broader concept's probability, its CAM the
+    probability-weighted mix of its leaves' CAMs. No region or justification yet."""
+    choice = main_concept(in_cams, bank)
+    if choice is None or bank.is_leaf(choice[0]):
+        return None
+    cid, leaves = choice
+    leaves = [int(c) for c in leaves if c in cam_of and in_cams[c] > 0]
+    if not leaves:
+        return None
+    score = float(bank.broader_probs(probs)[cid - bank.n_leaves])
+    weights = in_cams[leaves] / in_cams[leaves].sum()
+    grid = np.tensordot(weights, np.stack([cam_of[c] for c in leaves]), axes=1)
+    carried = sorted(((c, float(probs[c])) for c in leaves), key=lambda cp: -cp[1])
+    tag = TagEvidence(
+        cid,
+        bank.names[cid],
+        bank.wnids[cid],
+        score,
+        grid.astype(np.float32).tolist(),
+        None,
+        "",
+        path=[bank.names[i] for i in bank.path(cid)],
+        contributing_concepts=[
+            {"concept_id": c, "name": bank.names[c], "score": p} for c, p in carried
+        ],
+    )
+    return tag, grid
+
+
+def region(grid: np.ndarray, aspect: tuple[int, int]) -> Box:
+    """The region a CAM outlines, measured at the image's aspect ratio ``(height, width)``."""
+    return cam.region_box(cam.upsample(grid, _box_grid(aspect)))
+
+
+def justified(tag: TagEvidence, ranked: list[int], probs: np.ndarray, bank: Concepts) -> str:
+    """A tag's one-line justification: a leaf names the runner-up among the ``ranked`` CAM
+    classes, a broader tag the leaves that carry it."""
+    if not bank.is_leaf(tag.concept_id):
+        carried = [(c["name"], c["score"]) for c in tag.contributing_concepts]
+        return group_justification(tag.name, tag.score, tag.box, carried)
+    position = ranked.index(tag.concept_id)
+    runner = ranked[position + 1] if position + 1 < len(ranked) else None
+    return tag_justification(
+        tag.name,
+        tag.score,
+        tag.box,
+        bank.names[runner] if runner is not None else None,
+        float(probs[runner]) if runner is not None else None,
+    )
+
+
+def with_faithfulness(
+    tags: list[TagEvidence],
+    image: np.ndarray,
+    probs_of: Callable[[np.ndarray], np.ndarray],
+    bank: Concepts,
+    measured: bool,
+    steps: int,
+) -> list[TagEvidence]:
+    """Each tag with its evidence re-scored on the model's input ``image`` by ``probs_of``
+    (images -> leaf probabilities): the region masked (one batch for all tags), and when
+    ``measured`` the deletion / insertion curves of its CAM against a random order. The
+    justification gains the counterfactual sentence."""
+    boxed = [t for t in tags if t.box is not None]
+    if not boxed:
+        return tags
+
+    def tag_prob(tag: TagEvidence, probs: np.ndarray) -> np.ndarray:
+        leaves = bank.leaves_of(tag.concept_id)
+        return probs[:, leaves].sum(axis=1)
+
+    masked = np.stack([faith.mask_region(image, tuple(t.box)) for t in boxed])
+    probs = probs_of(np.concatenate([image[None], masked]))
+    result = {}
+    for k, tag in enumerate(boxed):
+        scores = tag_prob(tag, probs)
+        entry = {"before": float(scores[0]), "after": float(scores[k + 1])}
+        if measured:
+            saliency = cam.upsample(np.asarray(tag.cam, dtype=np.float32), image.shape[:2])
+            curves = faith.faithfulness(
+                image, saliency, lambda b, t=tag: tag_prob(t, probs_of(b)), steps=steps
+            )
+            entry |= {
+                "deletion_auc": curves.deletion.auc,
+                "insertion_auc": curves.insertion.auc,
+                "random_deletion_auc": curves.random_deletion.auc,
+                "random_insertion_auc": curves.random_insertion.auc,
+            }
+        result[tag.concept_id] = entry
+    return [
+        replace(
+            t,
+            faithfulness=result[t.concept_id],
+            justification=f"{t.justification} {counterfactual_sentence(result[t.concept_id])}",
+        )
+        if t.concept_id in result
+        else t
+        for t in tags
+    ]
+
+
+def sampled(data: bytes, share: float) -> bool:
+    """Whether this file is in the measured share: decided by its hash, so a retried task
+    decides the same way."""
+    digest = hashlib.sha256(data).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def heatmap_for(
+    cams: Sequence[CamGrid] | np.ndarray, weights: Sequence[float], size: tuple[int, int]
+) -> bytes:
+    """RGBA PNG of the weighted mix of CAMs at ``size`` = (height, width).
+
+    With ConSE contributions as weights this is the query-conditioned "why this result" map.
+    """
+    mixed = cam.combine(np.asarray(cams, dtype=np.float32), weights)
+    return cam.render_heatmap_png(cam.upsample(mixed, size))
+
+
+def _box_grid(aspect: tuple[int, int]) -> tuple[int, int]:
+    """A grid with the image's aspect ratio and ``_BOX_RESOLUTION`` on its longer side."""
+    height, width = aspect
+    scale = _BOX_RESOLUTION / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))

@@ -1,0 +1,153 @@
+"""What a user asks for: upload, delete, change visibility, retry.
+
+Uploads are validated before anything touches the disk, stored, written as ``queued`` and
+handed to the worker only after the transaction commits — by id, never by content.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import partial
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from glassbox.config import get_settings
+from glassbox.media import imaging
+from glassbox_web import queue
+
+from ..models import MediaItem
+from . import lifecycle
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_SIDE = 512
+FORMAT_EXT = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tif",
+}
+
+
+class ActionNotAllowed(Exception):
+    """The item is in a state where this action makes no sense (answered as 409)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def create_media(
+    owner, uploaded_file: UploadedFile, title: str = "", visibility: str = "private"
+) -> MediaItem:
+    """Validate, store and enqueue one upload. Raises ``imaging.InvalidMedia`` when the file
+    is unacceptable, in which case nothing is stored."""
+    if visibility not in MediaItem.Visibility.values:
+        raise ValueError(f"unknown visibility {visibility!r}")
+    cfg = get_settings()
+    data = _read_at_most(uploaded_file, cfg.max_upload_bytes + 1)
+    info = imaging.inspect_upload(data, cfg)
+    try:
+        thumbnail = imaging.thumbnail_jpeg(imaging.decode_rgb(data), THUMBNAIL_SIDE)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise imaging.InvalidMedia("corrupt", "The image data is corrupt.", 400) from exc
+
+    item = MediaItem(
+        owner=owner,
+        title=_clean_title(title, uploaded_file.name or ""),
+        visibility=visibility,
+        kind=MediaItem.Kind.IMAGE,
+        mime=info.mime,
+        width=info.width,
+        height=info.height,
+        size_bytes=len(data),
+        status=MediaItem.Status.QUEUED,
+    )
+    item.file.save(f"original.{FORMAT_EXT.get(info.format, 'bin')}", ContentFile(data), save=False)
+    item.thumbnail.save("thumbnail.jpg", ContentFile(thumbnail), save=False)
+    try:
+        with transaction.atomic():
+            item.save()
+            _queue_analysis(item.pk)
+    except BaseException:
+        _delete_files(item)
+        raise
+    return item
+
+
+def retry_media(item: MediaItem) -> MediaItem:
+    """Queue a failed item for another analysis."""
+    with transaction.atomic():
+        locked = MediaItem.objects.select_for_update().get(pk=item.pk)
+        if locked.status != MediaItem.Status.FAILED:
+            raise ActionNotAllowed(
+                "not_failed", f"Only failed items can be retried; this one is {locked.status}."
+            )
+        locked.status = MediaItem.Status.QUEUED
+        locked.failure_reason = ""
+        locked.save(update_fields=["status", "failure_reason", "updated"])
+        _queue_analysis(locked.pk)
+    return locked
+
+
+def set_visibility(item: MediaItem, visibility: str) -> MediaItem:
+    """Change who may see an item and bring the search index in step (through a task)."""
+    if visibility not in MediaItem.Visibility.values:
+        raise ValueError(f"unknown visibility {visibility!r}")
+    if item.visibility == visibility:
+        return item
+    with transaction.atomic():
+        item.visibility = visibility
+        indexed = item.status == MediaItem.Status.READY
+        item.needs_reindex = indexed
+        item.save(update_fields=["visibility", "needs_reindex", "updated"])
+        if indexed:
+            queue.send_on_commit(lifecycle.INDEX_TASK, item.pk, _flag_for_reindex)
+    return item
+
+
+def delete_media(item: MediaItem) -> None:
+    """Delete the row and its files, then drop it from the search index (through a task)."""
+    item_id = item.pk
+    with transaction.atomic():
+        item.delete()
+        transaction.on_commit(partial(_delete_files, item))
+        queue.send_on_commit(lifecycle.UNINDEX_TASK, item_id, _flag_for_reindex)
+
+
+def _queue_analysis(item_id: int) -> None:
+    queue.send_on_commit(lifecycle.ANALYZE_TASK, item_id, _fail_unqueued)
+
+
+def _fail_unqueued(item_id: int) -> None:
+    lifecycle.mark_failed(item_id, "The analysis queue is unavailable; retry later.")
+
+
+def _flag_for_reindex(item_id: int) -> None:
+    MediaItem.objects.filter(pk=item_id).update(needs_reindex=True)
+
+
+def _read_at_most(uploaded_file: UploadedFile, limit: int) -> bytes:
+    uploaded_file.seek(0)
+    return uploaded_file.read(limit)
+
+
+def _clean_title(title: str, filename: str) -> str:
+    cleaned = " ".join((title or "").split())
+    if not cleaned:
+        cleaned = " ".join(os.path.splitext(os.path.basename(filename))[0].split())
+    return cleaned[:200]
+
+
+def _delete_files(item: MediaItem) -> None:
+    for field in (item.file, item.thumbnail):
+        if field and field.name:
+            try:
+                field.storage.delete(field.name)
+            except OSError:
+                logger.warning("could not delete %s", field.name, exc_info=True)

@@ -1,0 +1,73 @@
+"""The search index kept in step with the database: an item's Milvus row, and the rebuild.
+
+The database is the source of truth for every field of a row, so the index can always be
+rebuilt from it (``manage.py reindex``).
+"""
+
+from __future__ import annotations
+
+from glassbox import moderation
+from glassbox.clients.milvus.schema import IndexRow
+from glassbox.config import get_settings
+from glassbox.retrieval import lexical
+from glassbox_web import runtime
+
+from .models import MediaItem
+
+
+def index_row(item: MediaItem, bank=None) -> IndexRow:
+    """The Milvus row of an analysed item (it must have a profile). Its tags are stored with
+    every broader concept above them, so a tag filter on "dog" finds an item tagged
+    "Eskimo dog"."""
+    if bank is None:
+        bank = runtime.concept_bank()
+    cfg = get_settings()
+    tag_ids = [int(t.concept_id) for t in item.tags.all()]
+    tags = list(tag_ids)
+    for cid in tag_ids:
+        if cid < len(bank):
+            tags += bank.ancestors(cid)
+    profile = item.profile
+    appearance = profile.appearance_array()
+    return IndexRow(
+        id=item.pk,
+        vector=profile.vector_array(),
+        owner_id=item.owner_id,
+        is_public=item.is_public,
+        kind=item.kind,
+        created=int(item.created.timestamp()),
+        appearance=appearance if appearance.size else None,
+        flagged=moderation.is_flagged(item.nsfw or [], cfg.nsfw_threshold),
+        tags=tags,
+        caption=lexical.index_text(item.caption or ""),
+        ocr=lexical.index_text(
+            "\n".join(str(line.get("text", "")) for line in item.text_lines or [])
+        ),
+    )
+
+
+def reindex(index, batch_size: int = 500, progress=None) -> int:
+    """Rebuild ``index`` from the database: drop it, create it, upsert every analysed item in
+    batches, flush. The result depends only on the database, so running it twice gives the
+    same index. ``progress(done, total)`` is called after each batch. Returns the count."""
+    items = (
+        MediaItem.objects.filter(profile__isnull=False)
+        .select_related("profile")
+        .prefetch_related("tags")
+        .order_by("pk")
+    )
+    total = items.count()
+    index.drop()
+    index.ensure()
+    done = 0
+    for start in range(0, total, batch_size):
+        chunk = list(items[start : start + batch_size])
+        index.upsert([index_row(item) for item in chunk])
+        MediaItem.objects.filter(pk__in=[i.pk for i in chunk], needs_reindex=True).update(
+            needs_reindex=False
+        )
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    index.flush()
+    return done

@@ -1,0 +1,102 @@
+"""What the item page shows, built from stored rows: the caption cut into clickable phrases,
+read text and detections with their regions, and the CSS of a region outline.
+
+Everything here is plain data for the templates, which escape every piece; no markup ever
+comes from the data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from .models import MediaItem, Tag
+
+CAPTION_KINDS = ("concept", "text", "count", "position")
+
+
+def caption_view(text: str, phrases: list[dict] | None) -> dict | None:
+    """The caption cut into segments for the template: plain text, or a phrase with its
+    region boxes. Built from the stored offsets, so the template escapes every piece and no
+    markup ever comes from the data. A phrase with bad offsets, overlapping another, or
+    without a usable box is shown as plain text: nothing clickable without evidence."""
+    if not text:
+        return None
+    segments: list[dict] = []
+    regions: list[dict] = []
+    cursor = 0
+    for phrase in phrases or []:
+        try:
+            start, end, kind = int(phrase["start"]), int(phrase["end"]), str(phrase["kind"])
+            boxes = [box_style(box) for box in phrase.get("boxes") or [] if is_box(box)]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not (cursor <= start < end <= len(text)) or kind not in CAPTION_KINDS or not boxes:
+            continue
+        if start > cursor:
+            segments.append({"text": text[cursor:start], "phrase": None})
+        index = sum(1 for s in segments if s["phrase"] is not None)
+        ids = [f"caption-region-{index}-{k}" for k in range(len(boxes))]
+        segments.append(
+            {"text": text[start:end], "phrase": index, "kind": kind, "controls": " ".join(ids)}
+        )
+        regions += [
+            {"id": rid, "phrase": index, "kind": kind, "style": style}
+            for rid, style in zip(ids, boxes, strict=True)
+        ]
+        cursor = end
+    if cursor < len(text):
+        segments.append({"text": text[cursor:], "phrase": None})
+    return {"segments": segments, "regions": regions}
+
+
+def tag_overlays(tags: Iterable[Tag]) -> list[dict]:
+    """Each tag with the CSS of its region outline (``None`` without a region)."""
+    return [{"tag": tag, "box": box_style(tag.box)} for tag in tags]
+
+
+def evidence_view(item: MediaItem) -> dict:
+    """Read text and sensitive-content detections as lists of (label, score, region), each
+    a button that shows its box on the image like a caption phrase (ids ``line-<i>`` and
+    ``nsfw-<i>``). Entries without a usable box are listed without a button."""
+
+    def entries(rows, prefix: str, name_field: str) -> list[dict]:
+        out = []
+        for i, row in enumerate(rows or []):
+            box = row.get("box") if isinstance(row, dict) else None
+            usable = is_box(box) if box is not None else False
+            out.append(
+                {
+                    "label": str(row.get(name_field, "")) if isinstance(row, dict) else "",
+                    "score": row.get("score") if isinstance(row, dict) else None,
+                    "phrase": f"{prefix}-{i}" if usable else None,
+                    "style": box_style(box) if usable else None,
+                }
+            )
+        return out
+
+    return {
+        "lines": entries(item.text_lines, "line", "text"),
+        "nsfw": entries(item.nsfw, "nsfw", "label"),
+    }
+
+
+def is_box(box) -> bool:
+    """Four finite fractions with ``x0 < x1`` and ``y0 < y1`` (after clamping to [0, 1])."""
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        return False
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return False
+    return min(x1, 1.0) > max(x0, 0.0) and min(y1, 1.0) > max(y0, 0.0)
+
+
+def box_style(box: list[float] | None) -> str | None:
+    """CSS for the region outline, from (x0, y0, x1, y1) fractions; numbers only."""
+    if not box or len(box) != 4:
+        return None
+    x0, y0, x1, y1 = (min(max(float(v), 0.0), 1.0) for v in box)
+    return (
+        f"left:{x0 * 100:.2f}%;top:{y0 * 100:.2f}%;"
+        f"width:{max(x1 - x0, 0) * 100:.2f}%;height:{max(y1 - y0, 0) * 100:.2f}%"
+    )

@@ -1,0 +1,108 @@
+"""Rows into the plain records search works on (``glassbox.retrieval.records``), in one place.
+
+``hydrate`` re-reads the index's hits through ``visible_to``: the index may return items the
+viewer can no longer see (a change not yet synced), and those are dropped here. The record's
+``item`` is the row, carried to the result for the page and the API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+from glassbox.retrieval.records import CaptionPhrase, ItemRecord, Source, TextLine, TextTerm
+from glassbox_web import runtime
+from media.models import MediaItem
+
+from .params import SourceNotFound
+
+
+def hydrate(user, ids: Sequence[int]) -> list[ItemRecord]:
+    """The analysed items among ``ids`` that ``user`` may see, as records (each id once)."""
+    unique = list(dict.fromkeys(int(i) for i in ids))
+    if not unique:
+        return []
+    items = (
+        MediaItem.objects.visible_to(user)
+        .filter(pk__in=unique, status=MediaItem.Status.READY)
+        .select_related("profile", "owner")
+    )
+    return [record_of(item) for item in items if hasattr(item, "profile")]
+
+
+def record_of(item: MediaItem) -> ItemRecord:
+    """An analysed item (with its ``profile``) as search sees it."""
+    profile = item.profile
+    caption = item.caption or ""
+    return ItemRecord(
+        id=item.pk,
+        created=item.created,
+        semantic=profile.vector_array(),
+        appearance=profile.appearance_array(),
+        concept_ids=profile.concept_ids,
+        weights=profile.weights,
+        text_terms=[
+            TextTerm(
+                text=t["text"],
+                weight=t["weight"],
+                embedding=t["embedding"],
+                box=t["box"],
+                kind=t.get("kind") or "",
+            )
+            for t in profile.text_terms or []
+        ],
+        caption=caption,
+        caption_phrases=[
+            CaptionPhrase(
+                text=caption[int(p.get("start", 0)) : int(p.get("end", 0))],
+                boxes=[list(b) for b in p.get("boxes") or []],
+            )
+            for p in item.caption_phrases or []
+        ],
+        text_lines=[
+            TextLine(text=str(line.get("text", "")), box=list(line.get("box") or []))
+            for line in item.text_lines or []
+        ],
+        item=item,
+    )
+
+
+def source_from_item(user, item_id: int) -> Source:
+    """"Find similar" from an analysed item ``user`` may see (else ``SourceNotFound``)."""
+    item = (
+        MediaItem.objects.visible_to(user)
+        .filter(pk=item_id, status=MediaItem.Status.READY)
+        .select_related("profile")
+        .first()
+    )
+    if item is None or not hasattr(item, "profile"):
+        raise SourceNotFound("no analysed item with this id is visible to you", field="item")
+    profile = item.profile
+    return Source(
+        description=item.title or f"item {item.pk}",
+        semantic=profile.vector_array().astype(np.float32),
+        appearance=profile.appearance_array(),
+        concept_ids=[int(c) for c in profile.concept_ids],
+        weights=[float(w) for w in profile.weights],
+        item=item,
+    )
+
+
+def source_from_upload(data: bytes, name: str = "") -> Source:
+    """Analyse an uploaded image for a query (concepts and appearance only: no OCR, no NSFW, no
+    faithfulness). Raises ``imaging.InvalidMedia`` with the same checks as uploads."""
+    from glassbox.analysis.pipeline import analyze
+    from glassbox.config import get_settings
+
+    cfg = dataclasses.replace(get_settings(), ocr=False, nsfw=False, faithfulness="off")
+    analysis = analyze(data, runtime.inference_client(), runtime.concept_bank(), cfg)
+    appearance = np.asarray(analysis.appearance, dtype=np.float32)
+    norm = float(np.linalg.norm(appearance))
+    return Source(
+        description=name or "the uploaded image",
+        semantic=np.asarray(analysis.semantic.vector, dtype=np.float32),
+        appearance=appearance / norm if norm > 0 else appearance,
+        concept_ids=[int(c) for c in analysis.semantic.concept_ids],
+        weights=[float(w) for w in analysis.semantic.weights],
+    )

@@ -55,6 +55,9 @@ CASES = {
 }
 
 
+# the columns that say which graph and filter a row measured, in both tables
+GRAPH_COLUMNS = ("filter", "M", "efConstruction", "build s", "ef")
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--size", type=int, default=100_000)
@@ -307,11 +310,7 @@ def report(args, cfg, rows, flat, flat_s, segments, gen_s, insert_s, wait_s, gra
     print(
         sk.table(
             [
-                "filter",
-                "M",
-                "efConstruction",
-                "build s",
-                "ef",
+                *GRAPH_COLUMNS,
                 "recall@10",
                 "min recall@10",
                 "10@48 (engine)",
@@ -327,17 +326,7 @@ def report(args, cfg, rows, flat, flat_s, segments, gen_s, insert_s, wait_s, gra
         )
         print(
             sk.table(
-                [
-                    "filter",
-                    "M",
-                    "efConstruction",
-                    "build s",
-                    "ef",
-                    "recall@10",
-                    "10@48",
-                    "search ms p50 (10)",
-                    "search ms p50 (48)",
-                ],
+                [*GRAPH_COLUMNS, "recall@10", "10@48", "search ms p50 (10)", "search ms p50 (48)"],
                 [
                     [
                         g["case"],

@@ -610,28 +610,23 @@ def report(results: dict, cfg) -> None:
         )
     print()
     rows = []
-    for size, s in sizes.items():
-        for kind in sorted({r["index"] for rs in s["records"].values() for r in rs}):
-            for qtype in TYPES:
-                rs = [r for r in s["records"][qtype] if r["index"] == kind]
-                if not rs:
-                    continue
-                star = "*" if s["borrowed"] else ""
-                rows.append(
-                    [
-                        f"{int(size):,}",
-                        kind,
-                        qtype,
-                        len(rs),
-                        sk.fmt(sum(r["results"] for r in rs) / len(rs)),
-                        ppp(r["total"] for r in rs),
-                    ]
-                    + [
-                        ppp(r[p] for r in rs) + (star if p in ("hydrate", "explain") else "")
-                        for p in PARTS
-                    ]
-                    + [ppp(r.get("source", 0.0) for r in rs) if qtype == "image" else ""]
-                )
+    for size, s, kind, qtype, rs in record_groups(sizes):
+        star = "*" if s["borrowed"] else ""
+        rows.append(
+            [
+                f"{int(size):,}",
+                kind,
+                qtype,
+                len(rs),
+                sk.fmt(sum(r["results"] for r in rs) / len(rs)),
+                ppp(r["total"] for r in rs),
+            ]
+            + [
+                ppp(r[p] for r in rs) + (star if p in ("hydrate", "explain") else "")
+                for p in PARTS
+            ]
+            + [ppp(r.get("source", 0.0) for r in rs) if qtype == "image" else ""]
+        )
     print(sk.table(["items", "index", "query", "n", "results", "total", *PARTS, "source"], rows))
 
     print("\n## The Milvus part split into calls, ms (p50 / p95)\n")
@@ -642,20 +637,15 @@ def report(results: dict, cfg) -> None:
         "of the HNSW search; bm25: caption + OCR channels.\n"
     )
     rows = []
-    for size, s in sizes.items():
-        for kind in sorted({r["index"] for rs in s["records"].values() for r in rs}):
-            for qtype in TYPES:
-                rs = [r for r in s["records"][qtype] if r["index"] == kind]
-                if not rs:
-                    continue
-                rows.append(
-                    [f"{int(size):,}", kind, qtype, f"{sum(r['exact'] for r in rs)}/{len(rs)}"]
-                    + [
-                        " / ".join(sk.fmt(sk.pct([r[f"m_{p}"] for r in rs], q)) for q in (50, 95))
-                        for p in MILVUS_PARTS
-                    ]
-                    + [" / ".join(sk.fmt(sk.pct([r["milvus"] for r in rs], q)) for q in (50, 95))]
-                )
+    for size, _s, kind, qtype, rs in record_groups(sizes):
+        rows.append(
+            [f"{int(size):,}", kind, qtype, f"{sum(r['exact'] for r in rs)}/{len(rs)}"]
+            + [
+                " / ".join(sk.fmt(sk.pct([r[f"m_{p}"] for r in rs], q)) for q in (50, 95))
+                for p in MILVUS_PARTS
+            ]
+            + [" / ".join(sk.fmt(sk.pct([r["milvus"] for r in rs], q)) for q in (50, 95))]
+        )
     print(sk.table(["items", "index", "query", "exact path", *MILVUS_PARTS, "milvus"], rows))
 
     print("\n## Recall against exact search (numpy brute force, same rows, same filter)\n")
@@ -755,28 +745,12 @@ def report(results: dict, cfg) -> None:
                 ("tag", "text"),
                 ("image", "text"),
             ):
-                rows.append(
-                    [
-                        f"{int(size):,}",
-                        f"{num} / {den}",
-                        kind,
-                        ratio(sel(num), sel(den), "total"),
-                        ratio(sel(num), sel(den), "milvus"),
-                    ]
-                )
+                rows.append(ratio_row(f"{int(size):,}", f"{num} / {den}", kind, sel(num), sel(den)))
         if "HNSW" in kinds and "FLAT" in kinds:
             for qtype in TYPES:
                 h = [r for r in rec[qtype] if r["index"] == "HNSW"]
                 f = [r for r in rec[qtype] if r["index"] == "FLAT"]
-                rows.append(
-                    [
-                        f"{int(size):,}",
-                        f"HNSW / FLAT ({qtype})",
-                        "",
-                        ratio(h, f, "total"),
-                        ratio(h, f, "milvus"),
-                    ]
-                )
+                rows.append(ratio_row(f"{int(size):,}", f"HNSW / FLAT ({qtype})", "", h, f))
     prev = None
     for size, s in sizes.items():
         if prev is not None:
@@ -787,15 +761,8 @@ def report(results: dict, cfg) -> None:
                 b = [r for r in sizes[prev]["records"][qtype] if r["index"] == "FLAT"] or [
                     r for r in sizes[prev]["records"][qtype]
                 ]
-                rows.append(
-                    [
-                        f"{int(size):,} / {int(prev):,}",
-                        f"size ({qtype}, FLAT)",
-                        "",
-                        ratio(a, b, "total"),
-                        ratio(a, b, "milvus"),
-                    ]
-                )
+                label = f"{int(size):,} / {int(prev):,}"
+                rows.append(ratio_row(label, f"size ({qtype}, FLAT)", "", a, b))
         prev = size
     print(sk.table(["items", "ratio", "index", "total", "milvus"], rows))
 
@@ -847,6 +814,21 @@ def notes(sizes: dict) -> None:
 
 def ppp_http(h: dict) -> str:
     return " / ".join(sk.fmt(h[k]) for k in ("p50", "p95", "p99"))
+
+
+def record_groups(sizes: dict):
+    """``(size, its results, index, query type, records)`` for each non-empty group."""
+    for size, s in sizes.items():
+        for kind in sorted({r["index"] for rs in s["records"].values() for r in rs}):
+            for qtype in TYPES:
+                rs = [r for r in s["records"][qtype] if r["index"] == kind]
+                if rs:
+                    yield size, s, kind, qtype, rs
+
+
+def ratio_row(items: str, label: str, kind: str, a: list[dict], b: list[dict]) -> list[str]:
+    """A row of the ratio table: ``a`` over ``b`` in total time and in Milvus time."""
+    return [items, label, kind, ratio(a, b, "total"), ratio(a, b, "milvus")]
 
 
 def ratio(a: list[dict], b: list[dict], key: str) -> str:

@@ -96,3 +96,13 @@ def celery_worker(django_db_setup, django_db_blocker, stack, redis_service, milv
     )
     yield svc
     stop(svc)
+
+
+@pytest.fixture
+def api(alice):
+    """A DRF client authenticated as ``alice`` (each suite's conftest says who she is)."""
+    from rest_framework.test import APIClient  # the models' tests run without DRF
+
+    client = APIClient()
+    client.force_authenticate(alice)
+    return client

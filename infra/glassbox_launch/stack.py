@@ -12,6 +12,7 @@ import shutil
 import signal
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from glassbox_launch import triton as triton_paths
@@ -68,16 +69,12 @@ class Stack:
             "GLASSBOX_MILVUS_URI": f"http://127.0.0.1:{self.ports.milvus}",
         }
 
-    def _service(self, name: str, argv: list[str], ports: list[int], ready, **kw) -> Service:
-        return Service(
-            name=name,
-            argv=argv,
-            ports=ports,
-            ready=ready,
-            run_dir=self.run_dir,
-            log_dir=self.log_dir,
-            **kw,
-        )
+    def _service(
+        self, name: str, argv: list[str], ports: list[int], ready, ready_timeout_s: float, **kw
+    ) -> Service:
+        """A service of this stack: its pid and log files under the stack's state folder."""
+        where = {"run_dir": self.run_dir, "log_dir": self.log_dir}
+        return Service(name, argv, ports, ready, ready_timeout_s=ready_timeout_s, **where, **kw)
 
     def redis(self) -> Service:
         binary = shutil.which("redis-server")
@@ -88,48 +85,17 @@ class Stack:
         data = self.var_dir / "redis"
         data.mkdir(parents=True, exist_ok=True)
         port = self.ports.redis
-        return self._service(
-            "redis",
-            [
-                binary,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--dir",
-                str(data),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--protected-mode",
-                "yes",
-            ],
-            [port],
-            lambda: redis_ping(port),
-            ready_timeout_s=10,
-            port_setting="GLASSBOX_REDIS_PORT",
-        )
+        argv = [binary, *_flags(bind="127.0.0.1", port=port, dir=data, save="", appendonly="yes")]
+        argv += ["--protected-mode", "yes"]
+        ready = partial(redis_ping, port)
+        return self._service("redis", argv, [port], ready, 10, port_setting="GLASSBOX_REDIS_PORT")
 
     def milvus(self) -> Service:
         port = self.ports.milvus
-        return self._service(
-            "milvus",
-            [
-                str(APP_BIN / "milvus-lite"),
-                "server",
-                "--data-dir",
-                str(self.var_dir / "milvus"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            [port],
-            lambda: port_in_use(port),
-            ready_timeout_s=60,
-            port_setting="GLASSBOX_MILVUS_PORT",
-        )
+        argv = [str(APP_BIN / "milvus-lite"), "server"]
+        argv += _flags(data_dir=self.var_dir / "milvus", host="127.0.0.1", port=port)
+        ready = partial(port_in_use, port)
+        return self._service("milvus", argv, [port], ready, 60, port_setting="GLASSBOX_MILVUS_PORT")
 
     def triton(self) -> Service:
         http = self.ports.triton
@@ -226,3 +192,8 @@ def test_stack() -> Stack:
 
 def python_for_app() -> str:
     return str(APP_BIN / "python") if (APP_BIN / "python").exists() else sys.executable
+
+
+def _flags(**options: object) -> list[str]:
+    """``--name value`` pairs in the given order (``data_dir`` becomes ``--data-dir``)."""
+    return [part for k, v in options.items() for part in (f"--{k.replace('_', '-')}", str(v))]

@@ -51,11 +51,15 @@ def log_in():
 
 
 @pytest.fixture
-def upload_and_wait():
-    """Upload a photo through the upload page; return once its item page says ``ready``."""
+def member_uploads(log_in, live_server, django_user_model):
+    """A new member logs in and uploads a photo through the upload page; returns once the
+    item's page says ``ready``."""
 
-    def go(page, base_url: str, photo, title: str) -> None:
-        page.goto(f"{base_url}/upload/")
+    def go(page, username: str, photo, title: str) -> None:
+        password = f"{username}-password-1"
+        django_user_model.objects.create_user(username, password=password)
+        log_in(page, live_server.url, username, password)
+        page.goto(f"{live_server.url}/upload/")
         page.set_input_files("#file", str(photo))
         page.fill("#title", title)
         page.click("#upload-form button[type=submit]")

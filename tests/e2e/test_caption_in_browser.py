@@ -15,12 +15,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_caption_phrases_show_their_evidence_regions_on_the_image(
-    page, log_in, upload_and_wait, live_server, celery_worker, samples, django_user_model, tmp_path
+    page, member_uploads, celery_worker, samples, tmp_path
 ):
-    django_user_model.objects.create_user("carol", password="carol-password-1")
-    log_in(page, live_server.url, "carol", "carol-password-1")
-
-    upload_and_wait(page, live_server.url, samples / "dog.jpg", "Caption dog")
+    member_uploads(page, "carol", samples / "dog.jpg", "Caption dog")
     # the page reloads with the caption; every phrase in it is a button
     caption = page.locator("p.caption[data-testid=caption]")
     phrases = caption.locator("button.phrase")

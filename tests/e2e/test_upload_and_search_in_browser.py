@@ -13,12 +13,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_member_uploads_the_dog_photo_and_finds_it_first_when_searching_dog(
-    page, log_in, upload_and_wait, live_server, celery_worker, samples, django_user_model, tmp_path
+    page, member_uploads, live_server, celery_worker, samples, tmp_path
 ):
-    django_user_model.objects.create_user("alice", password="alice-password-1")
-    log_in(page, live_server.url, "alice", "alice-password-1")
-
-    upload_and_wait(page, live_server.url, samples / "dog.jpg", "My dog")
+    member_uploads(page, "alice", samples / "dog.jpg", "My dog")
     # the page reloads with its tags, each with a toggleable heat-map overlay
     page.wait_for_selector(".tag", timeout=20_000)
     first_tag = page.locator(".tag").first

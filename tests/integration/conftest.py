@@ -4,12 +4,11 @@ fault tests (test_faults_*.py) a fast-retrying worker, a user and an API client.
 from __future__ import annotations
 
 import pytest
-from faults_support import FAST_RETRIES
+from faults_support import FAST_RETRIES, restored
 from glassbox.clients.triton import InferenceClient
 from glassbox.concepts import ConceptBank
 from glassbox.config import Settings
-from glassbox_launch.process import start, stop
-from rest_framework.test import APIClient
+from glassbox_launch.process import Service, start, stop
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,14 @@ def alice(django_user_model):
 
 
 @pytest.fixture
-def api(alice) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(alice)
-    return client
+def triton(stack, triton_url) -> Service:
+    """The session's Triton; whatever the test did to it, it runs again afterwards."""
+    with restored(stack.triton()) as svc:
+        yield svc
+
+
+@pytest.fixture
+def milvus(stack, milvus_uri) -> Service:
+    """The session's Milvus Lite server; whatever the test did to it, it runs again afterwards."""
+    with restored(stack.milvus()) as svc:
+        yield svc

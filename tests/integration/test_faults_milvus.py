@@ -15,7 +15,6 @@ from faults_support import (
     ANSWER_WITHIN_S,
     assert_health_names_only,
     ensure_running,
-    restored,
     rows_with_id,
     search_problem,
     state,
@@ -26,19 +25,13 @@ from faults_support import (
 from glassbox.clients.milvus.client import MediaIndex
 from glassbox.clients.milvus.errors import IndexUnavailable, is_unavailable
 from glassbox.config import get_settings
-from glassbox_launch.process import Service, stop
+from glassbox_launch.process import stop
 from glassbox_web import runtime
 from media.models import MediaItem
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def milvus(stack, milvus_uri) -> Service:
-    """The session's Milvus Lite server; whatever the test did to it, it runs again afterwards."""
-    with restored(stack.milvus()) as svc:
-        yield svc
 
 
 def found_ids(api: APIClient, query: str) -> list[int]:

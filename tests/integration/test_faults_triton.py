@@ -9,18 +9,9 @@ stopped meanwhile and started again afterwards.
 
 from __future__ import annotations
 
+import faults_support as faults
 import pytest
-from faults_support import (
-    assert_health_names_only,
-    ensure_running,
-    restored,
-    search_problem,
-    state,
-    upload,
-    wait_for,
-    wait_ready,
-)
-from glassbox_launch.process import Service, stop
+from glassbox_launch.process import stop
 from glassbox_web import runtime
 from media.models import MediaItem
 from rest_framework.test import APIClient
@@ -28,33 +19,26 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def triton(stack, triton_url) -> Service:
-    """The session's Triton; whatever the test did to it, it runs again afterwards."""
-    with restored(stack.triton()) as svc:
-        yield svc
-
-
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_retries_while_triton_is_down_and_becomes_ready_when_it_returns(
     fast_retry_worker, triton, alice, samples
 ) -> None:
     stop(triton, echo=lambda _m: None)
-    item = upload(alice, samples / "dog.jpg")
+    item = faults.upload(alice, samples / "dog.jpg")
 
     def retried_a_few_times():
-        now = state(item.pk)
+        now = faults.state(item.pk)
         assert now["status"] != MediaItem.Status.FAILED, f"failed while Triton was down: {now}"
         return now["attempts"] >= 3
 
-    wait_for(retried_a_few_times, 60, "the analysis to be retried while Triton is down")
-    waiting = state(item.pk)
+    faults.wait_for(retried_a_few_times, 60, "the analysis to be retried while Triton is down")
+    waiting = faults.state(item.pk)
     assert waiting["status"] in {MediaItem.Status.QUEUED, MediaItem.Status.PROCESSING}
     assert waiting["failure_reason"] == ""
 
-    ensure_running(triton)
+    faults.ensure_running(triton)
 
-    wait_ready(item.pk, 90, "after Triton returned")
+    faults.wait_ready(item.pk, 90, "after Triton returned")
     item.refresh_from_db()
     assert item.attempts >= waiting["attempts"]
     assert item.failure_reason == ""
@@ -68,17 +52,17 @@ def test_while_triton_is_down_search_answers_503_problem_and_health_names_triton
     runtime.media_index()  # the collection exists, so only Triton can be reported down
     stop(triton, echo=lambda _m: None)
 
-    problem = search_problem(api)
+    problem = faults.search_problem(api)
     assert "inference" in problem["detail"]
     assert problem["retry_after"]
-    assert_health_names_only("triton")
+    faults.assert_health_names_only("triton")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_search_and_health_recover_once_triton_is_back(triton, api, redis_service, milvus_uri):
     stop(triton, echo=lambda _m: None)
     assert api.get("/api/v1/search/", {"q": "dog"}).status_code == 503
-    ensure_running(triton)
+    faults.ensure_running(triton)
     assert api.get("/api/v1/search/", {"q": "dog"}).status_code == 200
     health = APIClient().get("/api/v1/health/").json()
     assert health["checks"]["triton"]["ok"] is True, health

@@ -71,13 +71,6 @@ def bob(make_user):
 
 
 @pytest.fixture
-def api(alice) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(alice)
-    return client
-
-
-@pytest.fixture
 def bob_api(bob) -> APIClient:
     client = APIClient()
     client.force_authenticate(bob)

@@ -82,10 +82,9 @@ class Bank(Protocol):
     def n_leaves(self) -> int: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CaptionRules:
-    """The thresholds of composition (probabilities are of the model's leaf concepts)."""
-
+    # The thresholds of composition (probabilities are of the model's leaf concepts).
     # main concepts: a leaf this confident is named; else the smallest broader concept with
     # this much of the mass; the second concept of a caption needs less
     leaf_confident: float = 0.5

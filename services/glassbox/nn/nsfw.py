@@ -81,15 +81,10 @@ def session_options(threads: int | None = None):
 class NsfwDetector:
     """``detect(image)`` → NudeNet detections in an RGB uint8 ``[H, W, 3]`` image."""
 
-    def __init__(
-        self,
-        model_path: Path | str | None = None,
-        threads: int | None = None,
-        min_score: float = MIN_SCORE,
-    ):
+    def __init__(self, threads: int | None = None, min_score: float = MIN_SCORE):
         import onnxruntime as ort
 
-        path = Path(model_path) if model_path is not None else bundled_model_path()
+        path = bundled_model_path()
         require_file(path, "NudeNet model", "nudenet==3.4.2")
         self.session = ort.InferenceSession(
             str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]

@@ -35,15 +35,10 @@ def bundled_model_dir() -> Path:
 class TextReader:
     """``read(image)`` → the lines of text in an RGB uint8 ``[H, W, 3]`` image."""
 
-    def __init__(
-        self,
-        model_dir: Path | str | None = None,
-        threads: int | None = None,
-        min_score: float = MIN_SCORE,
-    ):
+    def __init__(self, threads: int | None = None, min_score: float = MIN_SCORE):
         from rapidocr import RapidOCR
 
-        model_dir = Path(model_dir) if model_dir is not None else bundled_model_dir()
+        model_dir = bundled_model_dir()
         paths = {
             key: model_dir / name
             for key, name in (("Det", DET_MODEL), ("Rec", REC_MODEL), ("Cls", CLS_MODEL))

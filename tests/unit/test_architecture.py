@@ -1,7 +1,8 @@
 """The import graph of the whole project: no module imports itself through others.
 
 import-linter's contracts (pyproject.toml, run by ``make lint`` and ``infra/bin/test``) check
-the boundaries between packages; this test looks at every module of services/ and web/ at
+the boundaries between packages; this test looks at every module of services/, web/ and the
+launcher (infra/glassbox_launch) at
 once, so a cycle that crosses packages (``media.actions`` -> ``media.tasks`` -> back) fails too.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import grimp
 import pytest
 
-ROOTS = ("glassbox", "glassbox_web", "accounts", "media", "search", "ops")
+ROOTS = ("glassbox", "glassbox_web", "accounts", "media", "search", "ops", "glassbox_launch")
 
 
 def _imported(graph: grimp.ImportGraph, module: str):

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Analysis:
-    """What ``web/media/actions.record_analysis`` stores for one item."""
+    """What ``media.actions.lifecycle.record_analysis`` stores for one item (the typed
+    contract of ``media.actions.persistence``)."""
 
     width: int
     height: int

@@ -1,6 +1,7 @@
 """``python -m glassbox_launch demo|down|status`` (run with the app's environment).
 
-``demo`` starts Redis, Milvus Lite, Triton, a Celery worker and the web server, migrates the
+``demo`` starts Redis, Milvus Lite, Triton, a Celery worker, the maintainer (outbox, reaper,
+reconciler: ``manage.py maintain``) and the web server, migrates the
 SQLite database, seeds the demo user with sample photos, prints the URL and the credentials,
 and waits. Ctrl-C stops everything this command started. Running it again while the stack is
 up reuses what runs.
@@ -75,7 +76,7 @@ def cmd_demo(_args) -> int:
         manage(stack, env, "migrate", "--noinput", "-v", "0")
         manage(stack, env, "collectstatic", "--noinput", "-v", "0")
         manage(stack, env, "reindex", "--if-outdated")  # a collection from an older Glassbox
-        for svc in (stack.worker(env), stack.web(env)):
+        for svc in (stack.worker(env), stack.maintainer(env), stack.web(env)):
             if start(svc):
                 started.append(svc)
         existing = [str(p) for p in SAMPLES if p.exists()]
@@ -121,7 +122,7 @@ def _all_services(stack: Stack) -> list[Service]:
         services.append(stack.triton())
     except (FileNotFoundError, OSError):
         pass
-    return [*services, stack.worker(), stack.web()]
+    return [*services, stack.worker(), stack.maintainer(), stack.web()]
 
 
 def cmd_down(_args) -> int:

@@ -150,6 +150,29 @@ class Stack:
             ready_timeout_s=60,
         )
 
+    def maintainer(self, extra_env: dict[str, str] | None = None) -> Service:
+        """``manage.py maintain``: the outbox's dispatcher, the reaper and the reconciler."""
+        log = self.log_dir / "maintainer.log"
+        offset = log.stat().st_size if log.exists() else 0
+
+        def ready() -> bool:
+            try:
+                with open(log, "rb") as fh:
+                    fh.seek(offset)
+                    return b"maintainer ready" in fh.read()
+            except OSError:
+                return False
+
+        return self._service(
+            "maintainer",
+            [python_for_app(), "manage.py", "maintain"],
+            [],
+            ready,
+            env={**self.app_env(), **(extra_env or {})},
+            cwd=REPO / "web",
+            ready_timeout_s=60,
+        )
+
     def web(self, extra_env: dict[str, str] | None = None) -> Service:
         port = self.ports.web
         return self._service(

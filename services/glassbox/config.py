@@ -101,6 +101,22 @@ class WebSettings:
     redis_url: str = "redis://127.0.0.1:6380/0"  # the Celery broker
     task_max_retries: int = 8  # retries of a task while Triton or Milvus is unreachable
     task_retry_backoff_max_s: int = 300  # longest wait between those retries
+    # Recovery (``manage.py maintain``, docs/decisions.md "Issue 9: leases, outbox, reconciler")
+    lease_s: int = 60  # a worker's hold on an item, renewed every third of it while it works
+    max_interruptions: int = 3  # workers lost on one item before it fails with that reason
+    requeue_after_s: int = 120  # a queued item whose message was lost is sent again after this
+    outbox_poll_s: float = 1.0  # how often the maintainer sends what the outbox holds
+    reap_interval_s: int = 10  # how often expired leases and lost messages are looked for
+    reconcile_interval_s: int = 30  # re-sync of needs_reindex items and deleted items' vectors
+    consistency_interval_s: int = 300  # database against index: ids, a sample of filter fields
+    consistency_sample: int = 200  # items whose filter fields each check compares
+    # Login throttling and API tokens (docs/decisions.md "Issue 9: login throttling and tokens")
+    login_failures_per_username: int = 5  # failed logins per username in a window; 0: no limit
+    login_failures_per_address: int = 20  # failed logins per client address in a window; 0: none
+    login_throttle_window_s: int = 900  # the window failures count in, and the lockout's length
+    num_proxies: int = 0  # trusted proxies in front (X-Forwarded-For hops); 0: REMOTE_ADDR
+    token_max_age_days: int = 30  # an API token expires this long after it was issued; 0: never
+    token_throttle_rate: str = "30/min"  # POST /api/v1/auth/token/ per client address (DRF rate)
 
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})

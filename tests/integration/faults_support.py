@@ -103,10 +103,28 @@ def search_problem(api: APIClient, query: str = "dog") -> dict:
     return problem
 
 
+def health_detail():
+    """The operators' health view (``/api/v1/health/detail/``), asked as a superuser (who
+    holds every role); the open ``/api/v1/health/`` says only ok or down."""
+    from django.contrib.auth import get_user_model
+
+    operator, _ = get_user_model().objects.get_or_create(
+        username="health-operator", defaults={"is_superuser": True}
+    )
+    client = APIClient()
+    client.force_authenticate(operator)
+    return client.get("/api/v1/health/detail/")
+
+
 def assert_health_names_only(down: str) -> None:
-    """The health check answers at once, 503 ``degraded``, with only ``down`` failing."""
+    """The health check answers at once, 503 ``down`` to anyone, and to an operator
+    ``degraded`` with only ``down`` failing."""
     started = time.monotonic()
-    health = APIClient().get("/api/v1/health/")
+    public = APIClient().get("/api/v1/health/")
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+    assert public.status_code == 503 and public.json() == {"status": "down"}
+    started = time.monotonic()
+    health = health_detail()
     assert time.monotonic() - started < ANSWER_WITHIN_S
     assert health.status_code == 503
     body = health.json()

@@ -27,6 +27,7 @@ DUMMY_ENV = {name: "dummy-value-for-validation" for name in REQUIRED_SECRETS}
 SERVICES = {
     "web",
     "worker",
+    "maintainer",
     "migrate",
     "redis",
     "postgres",

@@ -14,7 +14,6 @@ import pytest
 from glassbox_launch.process import stop
 from glassbox_web import runtime
 from media.models import MediaItem
-from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.integration
 
@@ -64,5 +63,5 @@ def test_search_and_health_recover_once_triton_is_back(triton, api, redis_servic
     assert api.get("/api/v1/search/", {"q": "dog"}).status_code == 503
     faults.ensure_running(triton)
     assert api.get("/api/v1/search/", {"q": "dog"}).status_code == 200
-    health = APIClient().get("/api/v1/health/").json()
+    health = faults.health_detail().json()
     assert health["checks"]["triton"]["ok"] is True, health

@@ -105,8 +105,12 @@ def test_another_member_never_finds_private_photos(analysed, django_user_model):
     assert resp.json()["results"] == []
 
 
-def test_health_reports_every_real_service_ok(celery_worker):
-    resp = APIClient().get("/api/v1/health/")
+def test_health_reports_every_real_service_ok(celery_worker, django_user_model):
+    public = APIClient().get("/api/v1/health/")
+    assert public.status_code == 200 and public.json() == {"status": "ok"}
+    operator = APIClient()  # the detail is for operators; a superuser holds every role
+    operator.force_authenticate(django_user_model.objects.create_superuser("ops", "", "pw-1!"))
+    resp = operator.get("/api/v1/health/detail/")
     body = resp.json()
     assert resp.status_code == 200, body
     assert set(body["checks"]) >= {"database", "redis", "triton", "milvus"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import grimp
 import pytest
 
-ROOTS = ("glassbox", "glassbox_web", "accounts", "media", "search", "ops", "glassbox_launch")
+ROOTS = ("glassbox", "glassbox_web", "accounts", "jobs", "media", "search", "ops", "glassbox_launch")
 
 
 def _imported(graph: grimp.ImportGraph, module: str):

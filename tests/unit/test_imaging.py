@@ -14,7 +14,9 @@ from glassbox.media.imaging import (
     decode_rgb,
     inspect_upload,
     model_input,
+    read_upload,
     thumbnail_jpeg,
+    too_large,
 )
 from PIL import Image
 
@@ -152,3 +154,69 @@ def test_thumbnail_is_a_jpeg_within_the_size_and_keeps_aspect() -> None:
     thumb = Image.open(io.BytesIO(thumbnail_jpeg(img, max_side=256)))
     assert thumb.format == "JPEG"
     assert thumb.size == (256, 64)
+
+
+def oriented_jpeg(width: int, height: int, orientation: int) -> bytes:
+    """A ``width``x``height`` JPEG as stored, with EXIF ``orientation``; its left half white."""
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[:, : width // 2] = 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", exif=exif, quality=95)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+def test_a_photo_turned_by_exif_reports_its_displayed_size(orientation: int) -> None:
+    data = oriented_jpeg(120, 60, orientation)
+    assert Image.open(io.BytesIO(data)).size == (120, 60)  # stored sideways
+    info = inspect_upload(data, SETTINGS)
+    assert (info.width, info.height) == (60, 120)
+    assert (info.width, info.height) == decode_rgb(data).size  # the same as what is analysed
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4])
+def test_an_exif_orientation_without_a_quarter_turn_keeps_the_size(orientation: int) -> None:
+    info = inspect_upload(oriented_jpeg(120, 60, orientation), SETTINGS)
+    assert (info.width, info.height) == (120, 60)
+
+
+class Unsized(io.BytesIO):
+    """A stream whose total size the reader is not told."""
+
+
+def test_read_upload_returns_a_file_within_the_limit_whole() -> None:
+    data = b"x" * 100
+    stream = io.BytesIO(data)
+    stream.read(10)  # read_upload starts from the beginning
+    assert read_upload(stream, replace(SETTINGS, max_upload_bytes=100), size=100) == data
+
+
+def test_an_over_size_upload_is_refused_with_its_real_size() -> None:
+    limit = 25 * 1024 * 1024
+    size = 26 * 1024 * 1024
+    stream = io.BytesIO(b"\0" * (limit + 1))  # what the reader may read: no more than this
+    with pytest.raises(InvalidMedia) as caught:
+        read_upload(stream, replace(SETTINGS, max_upload_bytes=limit), size=size)
+    err = caught.value
+    assert (err.code, err.status) == ("too_large", 413)
+    assert err.detail == "The file is 26.0 MB; the limit is 25.0 MB."
+
+
+def test_an_over_size_upload_of_unknown_size_is_said_to_be_larger_than_the_limit() -> None:
+    limit = 25 * 1024 * 1024
+    stream = Unsized(b"\0" * (26 * 1024 * 1024))
+    with pytest.raises(InvalidMedia) as caught:
+        read_upload(stream, replace(SETTINGS, max_upload_bytes=limit))
+    assert caught.value.code == "too_large"
+    assert caught.value.detail == "The file is larger than the limit of 25.0 MB."
+    assert stream.tell() == limit + 1  # no further than one byte past the limit
+
+
+def test_a_file_just_over_the_limit_is_named_in_bytes() -> None:
+    err = too_large(26_214_400, 26_214_500)
+    assert err.detail == "The file is 26,214,500 bytes; the limit is 26,214,400 bytes."
+    assert rejection(b"y" * 150, replace(SETTINGS, max_upload_bytes=100)).detail == (
+        "The file is 150 bytes; the limit is 100 bytes."
+    )

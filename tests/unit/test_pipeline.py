@@ -400,3 +400,18 @@ def test_given_text_lines_skip_the_ocr_model() -> None:
     lines = [("OPEN 24 HOURS", (0.5, 0.1, 0.9, 0.2), 0.95)]
     result = analyze(jpeg(), client, make_bank(), ALL_ON, text_lines=lines)
     assert client.read == [] and result.text_lines == lines
+
+
+def test_an_exif_turned_photo_is_analysed_upright_and_reported_at_its_displayed_size() -> None:
+    pixels = np.zeros((60, 120, 3), dtype=np.uint8)
+    pixels[:, :60] = 255  # stored: left half white; displayed (orientation 6): top half white
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", exif=exif, quality=95)
+    client = FakeConceptModel()
+    result = analyze(out.getvalue(), client, make_bank(), replace(SETTINGS, image_size=64))
+    assert (result.width, result.height) == (60, 120)
+    (batch,) = client.calls
+    top, bottom = batch[0, :24].mean(), batch[0, -24:].mean()
+    assert top > 200 and bottom < 50  # the model saw the upright image

@@ -182,7 +182,8 @@ def make_item(alice, bank_embeddings, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             item = commands.create_media(owner or alice, upload, title, visibility)
         if ready:
-            lifecycle.record_analysis(item.pk, fake_analysis(bank_embeddings, **analysis))
+            with django_capture_on_commit_callbacks(execute=True):
+                lifecycle.record_analysis(item.pk, fake_analysis(bank_embeddings, **analysis))
             lifecycle.mark_indexed(item.pk)
         if status:
             MediaItem.objects.filter(pk=item.pk).update(status=status)

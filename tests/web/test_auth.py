@@ -14,6 +14,7 @@ API_ENDPOINTS = [
     ("get", "api:media-statuses", {}),
     ("get", "api:search", {}),
     ("get", "api:schema", {}),
+    ("get", "api:health-detail", {}),
 ]
 PAGES = [
     ("media:library", {}),

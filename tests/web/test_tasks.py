@@ -26,10 +26,13 @@ def fake_pipeline(monkeypatch, bank_embeddings, fake_services):
     return SimpleNamespace(calls=calls, upserts=upserts)
 
 
-def test_analysis_stores_evidence_then_indexing_marks_ready(make_item, fake_pipeline, enqueued):
+def test_analysis_stores_evidence_then_indexing_marks_ready(
+    make_item, fake_pipeline, enqueued, django_capture_on_commit_callbacks
+):
     item = make_item(ready=False)
     enqueued.clear()
-    tasks.analyze_media.apply(args=[item.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.analyze_media.apply(args=[item.pk])
     item.refresh_from_db()
     assert item.status == "processing" and item.attempts == 1
     assert item.tags.count() == 2 and item.profile.concept_ids == [3, 5]
@@ -56,7 +59,7 @@ def test_analysis_of_a_gone_or_ready_item_is_a_quiet_no_op(make_item, fake_pipel
             "truncated",
         ),
         (InferenceError("bad tensor"), "rejected"),
-        (RuntimeError("kaboom"), "Internal error during analysis (RuntimeError)"),
+        (RuntimeError("kaboom"), "Analysis failed: internal error (RuntimeError)."),
     ],
 )
 def test_final_failures_mark_the_item_failed_with_a_reason(
@@ -72,11 +75,19 @@ def test_final_failures_mark_the_item_failed_with_a_reason(
     assert item.status == "failed" and reason in item.failure_reason
 
 
-def test_unindex_of_a_deleted_item_calls_the_index(monkeypatch):
+def test_unindex_of_a_deleted_item_calls_the_index(db, monkeypatch):
     deleted = []
     monkeypatch.setattr(runtime, "media_index", lambda: SimpleNamespace(delete=deleted.extend))
     tasks.unindex_media.apply(args=[5])
     assert deleted == [5]
+
+
+def test_a_stale_unindex_of_an_item_that_still_exists_removes_nothing(make_item, monkeypatch):
+    item = make_item()
+    deleted = []
+    monkeypatch.setattr(runtime, "media_index", lambda: SimpleNamespace(delete=deleted.extend))
+    tasks.unindex_media.apply(args=[item.pk])
+    assert deleted == []
 
 
 def test_tasks_are_routed_to_their_queues():

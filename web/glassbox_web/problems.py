@@ -3,7 +3,10 @@
 DRF's own exceptions, Django's 404/permission errors and the domain errors of the services
 (bad uploads, unavailable inference or index, bad search queries) all leave the API as
 ``application/problem+json`` with ``type``, ``title``, ``status`` and ``detail``; validation
-errors name the offending ``field``.
+errors name the offending ``field``. Outside the views, the project's ``handler400``,
+``handler404`` and ``handler500`` (:func:`bad_request`, :func:`not_found`,
+:func:`server_error`) answer a problem too for a path under ``/api/`` (an unmatched URL, a
+refused request body, a crash) and Django's HTML page elsewhere.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from glassbox.clients.milvus.errors import IndexUnavailable
 from glassbox.clients.triton import InferenceUnavailable
 from glassbox.media.imaging import InvalidMedia
@@ -58,6 +62,22 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    body = problem_body(status_code, code, detail, title=title, field=field)
+    if extra:
+        body.update(extra)
+    return ProblemResponse(
+        body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
+
+
+def problem_body(
+    status_code: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    field: str | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": title or _title(status_code),
@@ -66,11 +86,47 @@ def problem_response(
     }
     if field:
         body["field"] = field
-    if extra:
-        body.update(extra)
-    return ProblemResponse(
-        body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, headers=headers
+    return body
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _plain_problem(status_code: int, code: str, detail: str) -> HttpResponse:
+    """A problem answered outside DRF (no renderer negotiation): plain JSON."""
+    return JsonResponse(
+        problem_body(status_code, code, detail),
+        status=status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
     )
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404``: no URL matched (or a page raised Http404)."""
+    if _is_api(request):
+        return _plain_problem(404, "not_found", "There is no API endpoint at this address.")
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler400``: a request Django refused (a SuspiciousOperation, which DRF leaves to
+    Django: form fields over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, too many fields or files)."""
+    if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            return _plain_problem(413, "too_large", _DATA_TOO_BIG)
+        return _plain_problem(400, "bad_request", "The request could not be accepted.")
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: an unexpected error (Django has logged it)."""
+    if _is_api(request):
+        return _plain_problem(500, "server_error", "An unexpected error occurred.")
+    return defaults.server_error(request)
+
+
+_DATA_TOO_BIG = "The request's form fields are too large (files go in a file field)."
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -138,4 +194,13 @@ def _view_name(context: dict[str, Any]) -> str:
     return type(view).__name__ if view is not None else "request"
 
 
-__all__ = ["PROBLEM_CONTENT_TYPE", "Problem", "problem_exception_handler", "problem_response"]
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "Problem",
+    "bad_request",
+    "not_found",
+    "problem_body",
+    "problem_exception_handler",
+    "problem_response",
+    "server_error",
+]

@@ -8,6 +8,7 @@ A production process without ``GLASSBOX_SECRET_KEY`` refuses to start.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -47,12 +48,14 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "accounts",
+    "jobs",
     "media",
     "search",
     "ops",
 ]
 
 MIDDLEWARE = [
+    "glassbox_web.middleware.ContentSecurityPolicyMiddleware",  # outermost: every response
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -150,7 +153,7 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: unauthenticated API calls answer 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -162,7 +165,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular, with the problem answers of every operation (glassbox_web/schema.py)
+    "DEFAULT_SCHEMA_CLASS": "glassbox_web.schema.ProblemAutoSchema",
     "EXCEPTION_HANDLER": "glassbox_web.problems.problem_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -173,9 +177,37 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {
         "MediaStatusEnum": "media.models.MediaItem.Status",
-        "HealthStatusEnum": ["ok", "degraded"],
+        "HealthStatusEnum": ["ok", "down"],
+        "HealthDetailStatusEnum": ["ok", "degraded"],
     },
 }
+
+# Login throttling and API tokens (docs/decisions.md, "Issue 9: login throttling and tokens").
+# Counters live in the database so that every gunicorn worker and every web replica sees the
+# same ones, and they survive a Redis outage: failed logins in accounts.LoginThrottle rows,
+# DRF's throttle histories in the database cache (its table is made by a migration).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "glassbox_cache",
+        # DRF keeps one entry per client and scope; culling would forget throttle histories
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+}
+LOGIN_THROTTLE = {
+    "FAILURES_PER_USERNAME": WEB.login_failures_per_username,
+    "FAILURES_PER_ADDRESS": WEB.login_failures_per_address,
+    "WINDOW_S": WEB.login_throttle_window_s,
+}
+TOKEN_MAX_AGE_DAYS = WEB.token_max_age_days
+TOKEN_THROTTLE_RATE = WEB.token_throttle_rate
+# Client addresses (throttles, login lockouts): only the last NUM_PROXIES X-Forwarded-For
+# hops are trusted; with 0, REMOTE_ADDR alone (DRF would otherwise trust the whole header).
+REST_FRAMEWORK["NUM_PROXIES"] = WEB.num_proxies
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", TOKEN_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"GLASSBOX_TOKEN_THROTTLE_RATE={TOKEN_THROTTLE_RATE!r}: use N/s, N/min, N/hour or N/day"
+    )
 
 # Celery: queue ids only; a task is acknowledged after it ran, and redelivered if its worker
 # dies. Analysis and indexing scale on their own queues.
@@ -197,6 +229,19 @@ CELERY_TASK_ROUTES = {
     "media.analyze": {"queue": "analyze"},
     "media.index": {"queue": "index"},
     "media.unindex": {"queue": "index"},
+}
+
+# Recovery: leases on items in work, the outbox's dispatcher, the reaper and the index
+# reconciler (``manage.py maintain``; docs/decisions.md, "Issue 9").
+RECOVERY = {
+    "LEASE_S": WEB.lease_s,
+    "MAX_INTERRUPTIONS": WEB.max_interruptions,
+    "REQUEUE_AFTER_S": WEB.requeue_after_s,
+    "OUTBOX_POLL_S": WEB.outbox_poll_s,
+    "REAP_INTERVAL_S": WEB.reap_interval_s,
+    "RECONCILE_INTERVAL_S": WEB.reconcile_interval_s,
+    "CONSISTENCY_INTERVAL_S": WEB.consistency_interval_s,
+    "CONSISTENCY_SAMPLE": WEB.consistency_sample,
 }
 
 LOGGING = {

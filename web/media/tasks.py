@@ -1,7 +1,11 @@
 """Worker tasks: analyse an item, then index it. Ids in, domain logic in ``glassbox``.
 
-:class:`MediaJob` owns the life-cycle: retry with backoff while Triton or Milvus is
-unavailable, and on any final failure record a short reason so no item stays ``processing``.
+:class:`MediaJob` owns the life-cycle: retry with backoff while Triton, Milvus or the
+database is unavailable (the item's lease is stretched over each wait), and on a final
+failure record a reason that names the step and the service, so no item stays
+``processing``. Each task is idempotent: it reads the item's state and writes by its primary
+key, so a message delivered twice (the outbox, the reaper and the broker all deliver at least
+once) does no harm.
 """
 
 from __future__ import annotations
@@ -17,29 +21,34 @@ from glassbox.clients.milvus.errors import IndexUnavailable
 from glassbox.clients.triton import InferenceError, InferenceUnavailable
 from glassbox.config import get_settings
 from glassbox.media.imaging import InvalidMedia
-from glassbox_web import queue, runtime
+from glassbox_web import runtime
 
+from . import leases
 from .actions import lifecycle
 from .indexing import index_row
 from .models import MediaItem
 
 logger = logging.getLogger(__name__)
 
+TRANSIENT = (InferenceUnavailable, IndexUnavailable, db.OperationalError, db.InterfaceError)
 
-def failure_reason(exc: BaseException) -> str:
+
+def failure_reason(exc: BaseException, step: str = "Analysis", tries: int | None = None) -> str:
+    """Why ``step`` failed, naming the service; ``tries`` when it was retried that often."""
     if isinstance(exc, InvalidMedia):
         return exc.detail
     if isinstance(exc, InferenceError):
-        return f"The inference service rejected the image: {exc}"
+        return f"{step} failed: the inference service (Triton) rejected the image: {exc}"
+    after = f" after {tries} tries" if tries else ""
     if isinstance(exc, InferenceUnavailable):
-        return "The inference service was unavailable; retry later."
+        return f"{step} failed: the inference service (Triton) was unavailable{after}; retry later."
     if isinstance(exc, IndexUnavailable):
-        return "The search index was unavailable; retry later."
+        return f"{step} failed: the search index (Milvus) was unavailable{after}; retry later."
     if isinstance(exc, (db.OperationalError, db.InterfaceError)):
-        return "The database was unavailable; retry later."
+        return f"{step} failed: the database was unavailable{after}; retry later."
     # Celery may hand on_failure a wrapper for exceptions it cannot pickle; name the original.
     name = getattr(exc, "exc_cls_name", None) or type(exc).__name__
-    return f"Internal error during analysis ({name})."
+    return f"{step} failed: internal error ({name})."
 
 
 def _ms(seconds: float) -> float:
@@ -47,62 +56,99 @@ def _ms(seconds: float) -> float:
 
 
 class MediaJob(Task):
+    step = "Analysis"
     # A database that is down or locked is as transient as Triton or Milvus being down.
-    autoretry_for = (InferenceUnavailable, IndexUnavailable, db.OperationalError, db.InterfaceError)
+    autoretry_for = TRANSIENT
     retry_backoff = 2
     retry_backoff_max = settings.MEDIA_TASK_RETRY_BACKOFF_MAX_S
     retry_jitter = True
     max_retries = settings.MEDIA_TASK_MAX_RETRIES
     acks_late = True
 
+    def on_retry(self, exc, task_id, args, kwargs, einfo) -> None:
+        # The retry waits at most the backoff (with jitter, less): the lease must outlast it,
+        # or the reaper would take the item from a worker that is only waiting.
+        wait = min(self.retry_backoff_max, self.retry_backoff * 2**self.request.retries)
+        try:
+            self.stretch_lease(args[0], task_id, wait + lifecycle.lease_s())
+        except db.Error:
+            logger.warning("media %s: could not stretch its lease", args[0], exc_info=True)
+
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         logger.error("%s failed for media %s: %r", self.name, args[0], exc)
-        self.record_failure(args[0], failure_reason(exc))
+        tries = self.request.retries + 1 if isinstance(exc, TRANSIENT) else None
+        self.record_failure(args[0], failure_reason(exc, self.step, tries))
+
+    def stretch_lease(self, item_id: int, task_id: str, seconds: float) -> None:
+        lifecycle.renew_lease(item_id, task_id, seconds)
 
     def record_failure(self, item_id: int, reason: str) -> None:
         lifecycle.mark_failed(item_id, reason)
 
 
 class IndexJob(MediaJob):
+    step = "Indexing"
+
+    def stretch_lease(self, item_id: int, task_id: str, seconds: float) -> None:
+        lifecycle.renew_lease(item_id, lifecycle.index_owner(item_id), seconds)
+
     def record_failure(self, item_id: int, reason: str) -> None:
         lifecycle.mark_index_failed(item_id, reason)
 
 
 class UnindexJob(MediaJob):
+    step = "Removal from the index"
+
+    def stretch_lease(self, item_id: int, task_id: str, seconds: float) -> None:
+        pass  # the row is gone
+
     def record_failure(self, item_id: int, reason: str) -> None:
-        pass  # the row is gone; search hydration already hides a stale vector
+        pass  # the row is gone: the reconciler removes the vector once Milvus answers
 
 
-@shared_task(base=MediaJob, name=lifecycle.ANALYZE_TASK)
-def analyze_media(item_id: int) -> None:
+@shared_task(base=MediaJob, bind=True, name=lifecycle.ANALYZE_TASK)
+def analyze_media(self, item_id: int) -> None:
     started = time.perf_counter()
-    item = lifecycle.begin_analysis(item_id)
+    owner = self.request.id or f"local:{item_id}"
+    item = lifecycle.begin_analysis(item_id, owner)
     if item is None:
         return
-    with item.file.open("rb") as fh:
-        data = fh.read()
-    fetched = time.perf_counter()
-    client, bank = runtime.inference_client(), runtime.concept_bank()
-    try:
-        analysis = pipeline.analyze(data, client, bank, get_settings())
-    except (InvalidMedia, InferenceError) as exc:  # final: retrying cannot help
-        logger.warning("media %s cannot be analysed: %s", item_id, exc)
-        lifecycle.mark_failed(item_id, failure_reason(exc))
-        return
-    analysed = time.perf_counter()
-    phases = {"fetch_ms": _ms(fetched - started), "pipeline_ms": _ms(analysed - fetched)}
-    if not lifecycle.record_analysis(item_id, analysis, phases):
-        return
-    phases["store_ms"] = _ms(time.perf_counter() - analysed)
-    logger.info("media %s analysed: %s (pipeline: %s)", item_id, phases, analysis.timings)
-    queue.send(lifecycle.INDEX_TASK, item_id)
+    with leases.held(item_id, owner):
+        with item.file.open("rb") as fh:
+            data = fh.read()
+        fetched = time.perf_counter()
+        client, bank = runtime.inference_client(), runtime.concept_bank()
+        try:
+            analysis = pipeline.analyze(data, client, bank, get_settings())
+        except (InvalidMedia, InferenceError) as exc:  # final: retrying cannot help
+            logger.warning("media %s cannot be analysed: %s", item_id, exc)
+            lifecycle.mark_failed(item_id, failure_reason(exc))
+            return
+        analysed = time.perf_counter()
+        phases = {"fetch_ms": _ms(fetched - started), "pipeline_ms": _ms(analysed - fetched)}
+        # Stores the analysis and asks for its indexing in one transaction: a broker that
+        # is down cannot fail an analysis that finished (the outbox sends it later).
+        if not lifecycle.record_analysis(item_id, analysis, phases):
+            return
+    logger.info(
+        "media %s analysed: %s (store %.0f ms; pipeline: %s)",
+        item_id,
+        phases,
+        _ms(time.perf_counter() - analysed),
+        analysis.timings,
+    )
 
 
 @shared_task(base=IndexJob, name=lifecycle.INDEX_TASK)
 def index_media(item_id: int) -> None:
     started = time.perf_counter()
-    item = MediaItem.objects.select_related("profile").filter(pk=item_id).first()
-    if item is None or not hasattr(item, "profile"):
+    item = (
+        MediaItem.objects.select_related("profile")
+        .prefetch_related("tags")
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None or not hasattr(item, "profile") or item.status == MediaItem.Status.FAILED:
         return
     runtime.media_index().upsert([index_row(item)])
     elapsed = {"index_ms": _ms(time.perf_counter() - started)}
@@ -112,4 +158,6 @@ def index_media(item_id: int) -> None:
 
 @shared_task(base=UnindexJob, name=lifecycle.UNINDEX_TASK)
 def unindex_media(item_id: int) -> None:
+    if MediaItem.objects.filter(pk=item_id).exists():
+        return  # not deleted after all (a stale message): nothing to remove
     runtime.media_index().delete([item_id])

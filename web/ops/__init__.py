@@ -1,1 +1,2 @@
-"""Operations: the health of the dependencies, as a page for operators and an open API."""
+"""Operations: the health of the dependencies: a page and an API view for operators, and an
+open up-or-down endpoint for probes."""

@@ -65,7 +65,11 @@ REMOTE_CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
 
 
 def run_checks() -> dict[str, dict]:
-    """Every check's result; the database runs here, the rest in threads with a deadline."""
+    """Every check's result by name (``ok``, ``detail``, ``latency_ms``): the operators' view.
+
+    The database runs here, the rest in threads with a deadline. The details (addresses, error
+    texts) are for operators only; the public endpoint answers :func:`all_ok` as up or down.
+    """
     results = {"database": _timed(check_database)}
     pool = ThreadPoolExecutor(max_workers=len(REMOTE_CHECKS), thread_name_prefix="health")
     try:
@@ -80,6 +84,11 @@ def run_checks() -> dict[str, dict]:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return {name: asdict(check) for name, check in results.items()}
+
+
+def all_ok(checks: dict[str, dict]) -> bool:
+    """Whether every check of :func:`run_checks` passed (the public up-or-down answer)."""
+    return all(check["ok"] for check in checks.values())
 
 
 def _timed(fn: Callable[[], tuple[bool, str]]) -> Check:

@@ -39,7 +39,7 @@ from glassbox_web import runtime
 from media.models import MediaItem
 
 from .params import SearchOptions, clean_query
-from .records import hydrate
+from .records import hydrate, with_details
 
 Timings = dict[str, float] | None  # receives milliseconds per part, when given
 MAX_CANDIDATES = 200  # per channel; results beyond the 200th of every channel are not shown
@@ -164,7 +164,10 @@ def _ranked_page(
     kept, hidden = scoring.cut(candidates, cutoff, options.weaker)
     groups = scoring.group_duplicates(scoring.order(kept, options.sort))
     page, limit = options.page, options.limit
-    results = [explain(c) for c in groups[(page - 1) * limit : page * limit]]
+    shown = groups[(page - 1) * limit : page * limit]
+    for c, record in zip(shown, with_details([c.record for c in shown]), strict=True):
+        c.record = record
+    results = [explain(c) for c in shown]
     for r in results:
         r.heatmap_url = heatmap_url(r.item.pk, r.heatmap_terms)
     clock.lap("explain")

@@ -134,6 +134,12 @@ def parse_filters(params: Mapping[str, str]) -> SearchFilters:
     if owner not in OWNERS:
         raise SearchQueryError(f"owner must be one of {', '.join(OWNERS)}", field="owner")
     date_from, date_to = _date(text("from"), "from"), _date(text("to"), "to")
+    # `date_from`: the name the API schema once documented for `from`; still accepted
+    former = _date(text("date_from"), "date_from")
+    if former is not None:
+        if date_from is not None and date_from != former:
+            raise SearchQueryError("give from or date_from (its former name), not both", "from")
+        date_from = former
     if date_from and date_to and date_from > date_to:
         raise SearchQueryError("from must not be after to", field="from")
     tag = text("tag")

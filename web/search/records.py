@@ -3,6 +3,11 @@
 ``hydrate`` re-reads the index's hits through ``visible_to``: the index may return items the
 viewer can no longer see (a change not yet synced), and those are dropped here. The record's
 ``item`` is the row, carried to the result for the page and the API.
+
+Hydration reads only what scoring needs (the vectors, the concepts, the caption and the read
+lines): the stored CAMs and the read lines' embeddings are large JSON that only the page shown
+uses, so ``with_details`` fills in the text terms and caption phrases of the candidates on the
+page, in one query, before they are explained.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from glassbox.retrieval.records import CaptionPhrase, ItemRecord, Source, TextLine, TextTerm
 from glassbox_web import runtime
-from media.models import MediaItem
+from media.models import MediaItem, SemanticProfile
 
 from .params import SourceNotFound
 
@@ -27,14 +32,18 @@ def hydrate(user, ids: Sequence[int]) -> list[ItemRecord]:
         MediaItem.objects.visible_to(user)
         .filter(pk__in=unique, status=MediaItem.Status.READY)
         .select_related("profile", "owner")
+        .defer(*_DETAIL_FIELDS)
     )
     return [record_of(item) for item in items if hasattr(item, "profile")]
 
 
+_DETAIL_FIELDS = ("profile__cams", "profile__text_terms")  # read for the page only
+
+
 def record_of(item: MediaItem) -> ItemRecord:
-    """An analysed item (with its ``profile``) as search sees it."""
+    """An analysed item (with its ``profile``) as scoring sees it: no text terms nor caption
+    phrases unless given (``with_details`` adds them for the page shown)."""
     profile = item.profile
-    caption = item.caption or ""
     return ItemRecord(
         id=item.pk,
         created=item.created,
@@ -42,24 +51,7 @@ def record_of(item: MediaItem) -> ItemRecord:
         appearance=profile.appearance_array(),
         concept_ids=profile.concept_ids,
         weights=profile.weights,
-        text_terms=[
-            TextTerm(
-                text=t["text"],
-                weight=t["weight"],
-                embedding=t["embedding"],
-                box=t["box"],
-                kind=t.get("kind") or "",
-            )
-            for t in profile.text_terms or []
-        ],
-        caption=caption,
-        caption_phrases=[
-            CaptionPhrase(
-                text=caption[int(p.get("start", 0)) : int(p.get("end", 0))],
-                boxes=[list(b) for b in p.get("boxes") or []],
-            )
-            for p in item.caption_phrases or []
-        ],
+        caption=item.caption or "",
         text_lines=[
             TextLine(text=str(line.get("text", "")), box=list(line.get("box") or []))
             for line in item.text_lines or []
@@ -68,8 +60,40 @@ def record_of(item: MediaItem) -> ItemRecord:
     )
 
 
+def with_details(records: Sequence[ItemRecord]) -> list[ItemRecord]:
+    """``records`` with their text terms (read in one query) and caption phrases, as the
+    explanation of a shown result reads them."""
+    ids = [r.id for r in records]
+    stored = dict(
+        SemanticProfile.objects.filter(item_id__in=ids).values_list("item_id", "text_terms")
+    )
+    return [
+        dataclasses.replace(
+            r,
+            text_terms=[
+                TextTerm(
+                    text=t["text"],
+                    weight=t["weight"],
+                    embedding=t["embedding"],
+                    box=t["box"],
+                    kind=t.get("kind") or "",
+                )
+                for t in stored.get(r.id) or []
+            ],
+            caption_phrases=[
+                CaptionPhrase(
+                    text=r.caption[int(p.get("start", 0)) : int(p.get("end", 0))],
+                    boxes=[list(b) for b in p.get("boxes") or []],
+                )
+                for p in getattr(r.item, "caption_phrases", None) or []
+            ],
+        )
+        for r in records
+    ]
+
+
 def source_from_item(user, item_id: int) -> Source:
-    """"Find similar" from an analysed item ``user`` may see (else ``SourceNotFound``)."""
+    """ "Find similar" from an analysed item ``user`` may see (else ``SourceNotFound``)."""
     item = (
         MediaItem.objects.visible_to(user)
         .filter(pk=item_id, status=MediaItem.Status.READY)

@@ -3,12 +3,15 @@
 ``inspect_upload`` is the one gate every upload passes through. It checks, in this order,
 so that nothing expensive happens before the cheap checks have passed:
 
-1. byte size (empty, over ``max_upload_bytes``);
+1. byte size (empty, over ``max_upload_bytes``; :func:`read_upload` reads an upload only up to
+   one byte past the limit, and names the file's real size when it is over);
 2. the header, identified by Pillow without decoding pixels (not an image, unsupported type);
 3. the declared pixel count (decompression bomb) and side lengths, still before decoding;
 4. a full decode, which catches truncated or corrupt files.
 
 ``LOAD_TRUNCATED_IMAGES`` is never set: a truncated file is an error, not a grey stripe.
+The width and height reported are those displayed: after the EXIF orientation, as
+:func:`decode_rgb` applies it (a portrait photo stored sideways is reported as portrait).
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ import struct
 import warnings
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 if TYPE_CHECKING:
     from glassbox.config import Settings
 
 ALLOWED_FORMATS: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
+
+# EXIF orientations that turn the stored image by 90° (5 and 7 also mirror it).
+_QUARTER_TURNS = frozenset({5, 6, 7, 8})
 
 # Errors Pillow's parsers and decoders raise on malformed input.
 _PARSE_ERRORS = (
@@ -70,22 +76,49 @@ class InvalidMedia(Exception):
 
 @dataclass(frozen=True)
 class ImageInfo:
-    width: int
+    width: int  # as displayed, after the EXIF orientation
     height: int
     format: str  # Pillow's name: "JPEG", "PNG", ...
     mime: str
 
 
+def read_upload(stream: BinaryIO, settings: Settings, size: int | None = None) -> bytes:
+    """The bytes of an uploaded file, read from its start and never more than one byte past
+    ``max_upload_bytes``. Over the limit: :class:`InvalidMedia` ``too_large`` naming ``size``
+    (the file's real size, e.g. Django's ``UploadedFile.size``) when the caller knows it, and
+    "larger than the limit" when it does not (the bytes read stop at the limit)."""
+    limit = settings.max_upload_bytes
+    if size is not None and size > limit:
+        raise too_large(limit, size)
+    if hasattr(stream, "seek"):
+        stream.seek(0)
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(limit, size if size is not None and size > limit else None)
+    return data
+
+
+def too_large(limit: int, size: int | None = None) -> InvalidMedia:
+    """The refusal of a file over ``limit`` bytes; ``size`` its real size, None if unknown."""
+    if size is None:
+        detail = f"The file is larger than the limit of {_mb(limit)}."
+    else:
+        shown, limit_shown = _mb(size), _mb(limit)
+        if shown == limit_shown:  # just over: 25.0 MB against 25.0 MB would say nothing
+            shown, limit_shown = f"{size:,} bytes", f"{limit:,} bytes"
+        detail = f"The file is {shown}; the limit is {limit_shown}."
+    return InvalidMedia("too_large", detail, 413)
+
+
 def inspect_upload(data: bytes, settings: Settings) -> ImageInfo:
-    """Validate an upload and describe it; raise :class:`InvalidMedia` if it is unacceptable."""
+    """Validate an upload and describe it; raise :class:`InvalidMedia` if it is unacceptable.
+
+    ``data`` is the whole file (an upload read with :func:`read_upload`, which has already
+    refused an over-size one with its real size)."""
     if not data:
         raise InvalidMedia("empty_file", "The uploaded file is empty.", 400)
     if len(data) > settings.max_upload_bytes:
-        raise InvalidMedia(
-            "too_large",
-            f"The file is {_mb(len(data))}; the limit is {_mb(settings.max_upload_bytes)}.",
-            413,
-        )
+        raise too_large(settings.max_upload_bytes, len(data))
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -127,7 +160,19 @@ def inspect_upload(data: bytes, settings: Settings) -> ImageInfo:
                         "truncated", "The image file is truncated; upload it again.", 400
                     ) from exc
                 raise InvalidMedia("corrupt", "The image data is corrupt.", 400) from exc
+            # After the decode: a PNG's EXIF may follow its pixels, and reading it would
+            # decode them before the checks above. The checks are alike for either order.
+            if _orientation(img) in _QUARTER_TURNS:
+                width, height = height, width
     return ImageInfo(width, height, fmt, Image.MIME.get(fmt, "application/octet-stream"))
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1 when absent or unreadable), the tag ``exif_transpose`` reads."""
+    try:
+        return int(img.getexif().get(ExifTags.Base.Orientation, 1))
+    except _PARSE_ERRORS:
+        return 1
 
 
 def decode_rgb(data: bytes) -> Image.Image:

@@ -1,7 +1,9 @@
 """What a user asks for: upload, delete, change visibility, retry.
 
 Uploads are validated before anything touches the disk, stored, written as ``queued`` and
-handed to the worker only after the transaction commits — by id, never by content.
+handed to the worker by id, never by content. Every job an action asks for is written to the
+outbox (``jobs.outbox``) in the action's own transaction: a broker that is down delays the job,
+never loses it nor fails the item.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from functools import partial
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 from glassbox.config import get_settings
 from glassbox.media import imaging
-from glassbox_web import queue
+from jobs import outbox
 
 from ..models import MediaItem
 from . import lifecycle
@@ -50,7 +53,7 @@ def create_media(
     if visibility not in MediaItem.Visibility.values:
         raise ValueError(f"unknown visibility {visibility!r}")
     cfg = get_settings()
-    data = _read_at_most(uploaded_file, cfg.max_upload_bytes + 1)
+    data = _read_upload(uploaded_file, cfg)
     info = imaging.inspect_upload(data, cfg)
     try:
         thumbnail = imaging.thumbnail_jpeg(imaging.decode_rgb(data), THUMBNAIL_SIDE)
@@ -81,16 +84,31 @@ def create_media(
 
 
 def retry_media(item: MediaItem) -> MediaItem:
-    """Queue a failed item for another analysis."""
+    """Queue a failed item, or one whose worker was lost (its lease expired), for another
+    analysis."""
     with transaction.atomic():
         locked = MediaItem.objects.select_for_update().get(pk=item.pk)
-        if locked.status != MediaItem.Status.FAILED:
+        stranded = locked.lease_expired(timezone.now())
+        if locked.status != MediaItem.Status.FAILED and not stranded:
             raise ActionNotAllowed(
-                "not_failed", f"Only failed items can be retried; this one is {locked.status}."
+                "not_failed",
+                f"Only failed items, or items whose worker was lost, can be retried; "
+                f"this one is {locked.status}.",
             )
         locked.status = MediaItem.Status.QUEUED
         locked.failure_reason = ""
-        locked.save(update_fields=["status", "failure_reason", "updated"])
+        locked.interruptions = 0
+        locked.lease_owner, locked.lease_expires = "", None
+        locked.save(
+            update_fields=[
+                "status",
+                "failure_reason",
+                "interruptions",
+                "lease_owner",
+                "lease_expires",
+                "updated",
+            ]
+        )
         _queue_analysis(locked.pk)
     return locked
 
@@ -106,8 +124,8 @@ def set_visibility(item: MediaItem, visibility: str) -> MediaItem:
         indexed = item.status == MediaItem.Status.READY
         item.needs_reindex = indexed
         item.save(update_fields=["visibility", "needs_reindex", "updated"])
-        if indexed:
-            queue.send_on_commit(lifecycle.INDEX_TASK, item.pk, _flag_for_reindex)
+        if indexed:  # the reconciler re-syncs it if the index cannot be reached
+            outbox.enqueue(lifecycle.INDEX_TASK, item.pk)
     return item
 
 
@@ -117,24 +135,18 @@ def delete_media(item: MediaItem) -> None:
     with transaction.atomic():
         item.delete()
         transaction.on_commit(partial(_delete_files, item))
-        queue.send_on_commit(lifecycle.UNINDEX_TASK, item_id, _flag_for_reindex)
+        # The reconciler also removes the vector of an item that is no longer in the database.
+        outbox.enqueue(lifecycle.UNINDEX_TASK, item_id)
 
 
 def _queue_analysis(item_id: int) -> None:
-    queue.send_on_commit(lifecycle.ANALYZE_TASK, item_id, _fail_unqueued)
+    outbox.enqueue(lifecycle.ANALYZE_TASK, item_id)
 
 
-def _fail_unqueued(item_id: int) -> None:
-    lifecycle.mark_failed(item_id, "The analysis queue is unavailable; retry later.")
-
-
-def _flag_for_reindex(item_id: int) -> None:
-    MediaItem.objects.filter(pk=item_id).update(needs_reindex=True)
-
-
-def _read_at_most(uploaded_file: UploadedFile, limit: int) -> bytes:
-    uploaded_file.seek(0)
-    return uploaded_file.read(limit)
+def _read_upload(uploaded_file: UploadedFile, cfg) -> bytes:
+    """The file's bytes, read no further than one byte past the limit; an over-size file is
+    refused naming its real size (``UploadedFile.size``: what the request carried)."""
+    return imaging.read_upload(uploaded_file, cfg, size=getattr(uploaded_file, "size", None))
 
 
 def _clean_title(title: str, filename: str) -> str:

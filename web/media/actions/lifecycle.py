@@ -3,17 +3,26 @@
 An item goes ``queued`` -> ``processing`` (:func:`begin_analysis`) -> analysed
 (:func:`record_analysis`) -> ``ready`` (:func:`mark_indexed`), or ``failed`` with a short
 reason, from which a user can retry it. Every step re-reads the row and returns quietly when
-it is gone. The jobs that carry an item through are named here; ``glassbox_web.queue`` sends
-them and ``CELERY_TASK_ROUTES`` routes them.
+it is gone. The jobs that carry an item through are named here; they are written to the
+outbox (``jobs.outbox``) in the transaction of the step that asks for them, and
+``CELERY_TASK_ROUTES`` routes them.
+
+While ``processing``, an item is *leased*: ``lease_owner`` (the task's id) holds it until
+``lease_expires``, which the worker renews as it works (``leases.held``). A worker that dies
+stops renewing, and the reaper (``media.recovery``) re-queues the item once the lease lapses.
+A second message for an item whose lease is held by another task is dropped.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from glassbox.analysis.pipeline import Analysis
+from jobs import outbox
 
 from ..models import MediaItem
 from . import persistence
@@ -25,28 +34,64 @@ UNINDEX_TASK = "media.unindex"
 MAX_REASON = 500
 
 
-def begin_analysis(item_id: int) -> MediaItem | None:
-    """Claim an item for analysis; ``None`` if it is gone or already done."""
+LEASE_FIELDS = ["lease_owner", "lease_expires"]
+
+
+def lease_s() -> float:
+    return float(settings.RECOVERY["LEASE_S"])
+
+
+def lease_until(seconds: float | None = None) -> dt.datetime:
+    return timezone.now() + dt.timedelta(seconds=lease_s() if seconds is None else seconds)
+
+
+def begin_analysis(item_id: int, owner: str) -> MediaItem | None:
+    """Claim an item for analysis under a lease held by ``owner`` (the task's id); ``None`` if
+    it is gone, done, failed, or leased to another task that is still alive."""
     with transaction.atomic():
         item = MediaItem.objects.select_for_update().filter(pk=item_id).first()
-        if item is None or item.status == MediaItem.Status.READY:
+        if item is None or item.status in (MediaItem.Status.READY, MediaItem.Status.FAILED):
             return None
+        held = item.status == MediaItem.Status.PROCESSING and not item.lease_expired(timezone.now())
+        if held and item.lease_owner not in ("", owner):
+            return None  # a duplicate message: the holder is alive and renewing
         item.status = MediaItem.Status.PROCESSING
         item.attempts += 1
-        item.save(update_fields=["status", "attempts", "updated"])
+        item.lease_owner, item.lease_expires = owner, lease_until()
+        item.save(update_fields=["status", "attempts", *LEASE_FIELDS, "updated"])
     return item
+
+
+def renew_lease(item_id: int, owner: str, seconds: float | None = None) -> bool:
+    """Push the lease of ``owner`` on the item ``seconds`` (default: the lease time) ahead;
+    ``False`` if ``owner`` no longer holds it."""
+    return bool(
+        MediaItem.objects.filter(
+            pk=item_id, status=MediaItem.Status.PROCESSING, lease_owner=owner
+        ).update(lease_expires=lease_until(seconds))
+    )
 
 
 def record_analysis(
     item_id: int, analysis: Analysis, timings: Mapping[str, float] | None = None
 ) -> bool:
-    """Store tags and the semantic profile of one analysis. ``False`` if the item is gone."""
+    """Store tags and the semantic profile of one analysis and, in the same transaction, ask
+    for its indexing. ``False`` if the item is gone."""
     with transaction.atomic():
         item = MediaItem.objects.select_for_update().filter(pk=item_id).first()
         if item is None:
             return False
         persistence.store_analysis(item, analysis, timings or {})
+        # The lease now covers the indexing: if no index task completes within it, the
+        # reaper sends the indexing again (not the analysis).
+        item.lease_owner, item.lease_expires = index_owner(item_id), lease_until()
+        item.save(update_fields=[*LEASE_FIELDS])
+        outbox.enqueue(INDEX_TASK, item_id)
     return True
+
+
+def index_owner(item_id: int) -> str:
+    return f"index:{item_id}"
 
 
 def mark_indexed(item_id: int, timings: Mapping[str, float] | None = None) -> None:
@@ -57,14 +102,28 @@ def mark_indexed(item_id: int, timings: Mapping[str, float] | None = None) -> No
         item.status = MediaItem.Status.READY
         item.failure_reason = ""
         item.needs_reindex = False
+        item.lease_owner, item.lease_expires = "", None
         item.timings = {**item.timings, **dict(timings or {})}
-        item.save(update_fields=["status", "failure_reason", "needs_reindex", "timings", "updated"])
+        item.save(
+            update_fields=[
+                "status",
+                "failure_reason",
+                "needs_reindex",
+                *LEASE_FIELDS,
+                "timings",
+                "updated",
+            ]
+        )
 
 
 def mark_failed(item_id: int, reason: str) -> None:
     """Record why an item could not be processed; it can then be retried."""
     MediaItem.objects.filter(pk=item_id).update(
-        status=MediaItem.Status.FAILED, failure_reason=reason[:MAX_REASON], updated=timezone.now()
+        status=MediaItem.Status.FAILED,
+        failure_reason=reason[:MAX_REASON],
+        lease_owner="",
+        lease_expires=None,
+        updated=timezone.now(),
     )
 
 

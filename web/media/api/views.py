@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from glassbox.config import get_settings
+from glassbox.media import imaging
 from glassbox_web.problems import Problem
+from glassbox_web.schema import problems
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -26,7 +28,16 @@ from .serializers import (
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
 
 
+def _content_length(request: Request) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
 class IsOwnerOrReadOnly(permissions.BasePermission):
+    refuses_safe_methods = False  # for the schema's 403 (glassbox_web.schema)
+
     def has_object_permission(self, request: Request, view, obj: MediaItem) -> bool:
         return request.method in permissions.SAFE_METHODS or obj.owner_id == request.user.pk
 
@@ -63,9 +74,10 @@ class MediaViewSet(
         responses={201: MediaDetailSerializer},
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
-        limit = get_settings().max_upload_bytes + UPLOAD_OVERHEAD_BYTES
-        if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-            raise Problem(413, "too_large", "The upload exceeds the size limit.", field="file")
+        max_bytes = get_settings().max_upload_bytes
+        body_bytes = _content_length(request)
+        if body_bytes > max_bytes + UPLOAD_OVERHEAD_BYTES:  # refused unread, its size named
+            raise imaging.too_large(max_bytes, body_bytes)
         upload = self.get_serializer(data=request.data)
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
@@ -84,7 +96,7 @@ class MediaViewSet(
     def perform_destroy(self, instance: MediaItem) -> None:
         commands.delete_media(instance)
 
-    @extend_schema(request=None, responses={202: MediaDetailSerializer})
+    @extend_schema(request=None, responses={202: MediaDetailSerializer, **problems(409)})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
         try:
@@ -95,10 +107,14 @@ class MediaViewSet(
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("ids", str, description="comma-separated media ids")],
+        parameters=[
+            OpenApiParameter(
+                "ids", str, required=True, description="comma-separated media ids (at most 200)"
+            )
+        ],
         responses={200: MediaStatusSerializer(many=True)},
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)  # one answer, never paged
     def statuses(self, request: Request) -> Response:
         """Current status of the given items (those the caller may see); for live badges."""
         query = StatusQuerySerializer(data=request.query_params)

@@ -1,9 +1,11 @@
-"""The media models: items (``items``) and what their analysis stored (``evidence``).
+"""The media models: items (``items``), what their analysis stored (``evidence``), and what
+the index reconciler's checks found (``checks``).
 
 Django loads an app's models from this module, so it names them all.
 """
 
+from .checks import IndexCheck
 from .evidence import SemanticProfile, Tag
 from .items import MediaItem, MediaQuerySet
 
-__all__ = ["MediaItem", "MediaQuerySet", "SemanticProfile", "Tag"]
+__all__ = ["IndexCheck", "MediaItem", "MediaQuerySet", "SemanticProfile", "Tag"]

@@ -71,6 +71,15 @@ class MediaItem(models.Model):
     needs_reindex = models.BooleanField(
         default=False, help_text="The search index missed a change and must be re-synced."
     )
+    lease_owner = models.CharField(
+        max_length=100, blank=True, help_text="Who is processing it (a task id), while leased."
+    )
+    lease_expires = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When the worker's hold lapses."
+    )
+    interruptions = models.PositiveSmallIntegerField(
+        default=0, help_text="Times its worker was lost mid-way (the reaper counts them)."
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     analyzed_at = models.DateTimeField(null=True, blank=True)
@@ -100,6 +109,14 @@ class MediaItem(models.Model):
     @property
     def is_public(self) -> bool:
         return self.visibility == self.Visibility.PUBLIC
+
+    def lease_expired(self, now) -> bool:
+        """Processing, but its worker's lease lapsed (the worker was lost)."""
+        return (
+            self.status == self.Status.PROCESSING
+            and self.lease_expires is not None
+            and self.lease_expires < now
+        )
 
     @property
     def is_pending(self) -> bool:

@@ -15,5 +15,13 @@ class ChecksSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
+    """The public answer: up or down, nothing else."""
+
+    status = serializers.ChoiceField(choices=["ok", "down"])
+
+
+class HealthDetailSerializer(serializers.Serializer):
+    """The operators' view: every check by name."""
+
     status = serializers.ChoiceField(choices=["ok", "degraded"])
     checks = ChecksSerializer()

@@ -1,5 +1,8 @@
 from django.urls import path
 
-from .views import HealthView
+from .views import HealthDetailView, HealthView
 
-urlpatterns = [path("health/", HealthView.as_view(), name="health")]
+urlpatterns = [
+    path("health/", HealthView.as_view(), name="health"),
+    path("health/detail/", HealthDetailView.as_view(), name="health-detail"),
+]

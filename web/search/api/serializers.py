@@ -1,31 +1,49 @@
+from glassbox.retrieval.scoring import SORTS
 from media.api.serializers import MediaBriefSerializer
 from rest_framework import serializers
 
-from ..params import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
+from ..params import DEFAULT_LIMIT, KINDS, MAX_LIMIT, MAX_PAGE, MAX_QUERY_CHARS, OWNERS
 
 
-class SearchQuerySerializer(serializers.Serializer):
-    """Query parameters; the filters are checked by ``params.parse_filters`` (400 names the
-    field). Only declared here for the schema."""
+class SearchOptionsSerializer(serializers.Serializer):
+    """The query parameters every search takes (text, similar, by image): paging, order and
+    the filters. Only declared for the schema: ``params.parse_options`` reads and checks them
+    (a 400 problem names the field)."""
 
-    q = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=20000)
     limit = serializers.IntegerField(
-        required=False, default=DEFAULT_LIMIT, help_text=f"1..{MAX_LIMIT}"
+        required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT
     )
-    page = serializers.IntegerField(required=False, default=1, help_text=f"1..{MAX_PAGE}")
-    sort = serializers.ChoiceField(choices=["relevance", "date"], required=False)
+    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=MAX_PAGE)
+    sort = serializers.ChoiceField(choices=list(SORTS), required=False)
     weaker = serializers.BooleanField(
         required=False, help_text="also return matches under the relevance cut-off"
     )
-    kind = serializers.CharField(required=False, help_text="image or video")
-    owner = serializers.ChoiceField(choices=["any", "mine", "public"], required=False)
-    # "from" is a Python keyword: declared under another name, documented under its own
+    kind = serializers.ChoiceField(choices=list(KINDS), required=False)
+    owner = serializers.ChoiceField(choices=list(OWNERS), required=False)
+    # published as `from` (see get_fields): a Python keyword cannot name an attribute
     date_from = serializers.DateField(
-        required=False, help_text="query parameter `from`: YYYY-MM-DD"
+        required=False, help_text="YYYY-MM-DD: items added on or after this day"
     )
-    to = serializers.DateField(required=False, help_text="YYYY-MM-DD, inclusive")
-    tag = serializers.CharField(required=False, help_text="a concept name, leaf or broader: dog")
+    to = serializers.DateField(
+        required=False, help_text="YYYY-MM-DD: items added on or before this day (inclusive)"
+    )
+    tag = serializers.CharField(
+        required=False, max_length=100, help_text="a concept name, leaf or broader: dog"
+    )
     flagged = serializers.ChoiceField(choices=["true", "false", "any"], required=False)
+
+    def get_fields(self):
+        """The parameters under the names the server reads (``from``, not ``date_from``)."""
+        fields = super().get_fields()
+        return {("from" if name == "date_from" else name): f for name, f in fields.items()}
+
+
+class SearchQuerySerializer(SearchOptionsSerializer):
+    """Text search: the query and the options."""
+
+    q = serializers.CharField(
+        max_length=MAX_QUERY_CHARS, help_text="the words to search for (not only punctuation)"
+    )
 
 
 class ContributionSerializer(serializers.Serializer):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from glassbox.config import get_settings
+from glassbox.media import imaging
 from glassbox_web.problems import Problem
+from glassbox_web.schema import problems
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,7 +15,16 @@ from rest_framework.views import APIView
 
 from .. import engine, records
 from ..params import SearchQueryError, parse_options
-from .serializers import SearchQuerySerializer, SearchResponseSerializer
+from .serializers import SearchOptionsSerializer, SearchQuerySerializer, SearchResponseSerializer
+
+# The schema once documented `from` as `date_from`, which the server ignored; it is read now,
+# as a deprecated alias (params.parse_filters).
+DATE_FROM_ALIAS = OpenApiParameter(
+    "date_from",
+    OpenApiTypes.DATE,
+    deprecated=True,
+    description="the former name of `from`, still accepted (400 if both differ)",
+)
 
 
 def _answer(request: Request, run) -> Response:
@@ -27,7 +39,10 @@ def _answer(request: Request, run) -> Response:
 class SearchView(APIView):
     """Find visible items matching a text query; every result says why it matches."""
 
-    @extend_schema(parameters=[SearchQuerySerializer], responses={200: SearchResponseSerializer})
+    @extend_schema(
+        parameters=[SearchQuerySerializer, DATE_FROM_ALIAS],
+        responses={200: SearchResponseSerializer, **problems(503)},
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         return _answer(
@@ -39,8 +54,8 @@ class SimilarView(APIView):
     """Items that look like item ``pk`` or show the same concepts, explained."""
 
     @extend_schema(
-        parameters=[SearchQuerySerializer(partial=True)],
-        responses={200: SearchResponseSerializer},
+        parameters=[SearchOptionsSerializer, DATE_FROM_ALIAS],
+        responses={200: SearchResponseSerializer, **problems(503)},
     )
     def get(self, request: Request, pk: int) -> Response:
         params = request.query_params
@@ -59,14 +74,15 @@ class ByImageView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        parameters=[SearchOptionsSerializer, DATE_FROM_ALIAS],
         request={
             "multipart/form-data": {
                 "type": "object",
                 "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
             }
         },
-        responses={200: SearchResponseSerializer},
+        responses={200: SearchResponseSerializer, **problems(503)},
     )
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
@@ -86,7 +102,6 @@ class ByImageView(APIView):
 
 
 def read_upload(upload) -> bytes:
-    """At most one byte over the limit, so that an over-size file is refused by the same
-    check as uploads (``imaging.inspect_upload``) without reading all of it."""
-    upload.seek(0)
-    return upload.read(get_settings().max_upload_bytes + 1)
+    """At most one byte over the limit, refused as for uploads (``imaging.read_upload``: an
+    over-size file is named with its real size) without reading all of it."""
+    return imaging.read_upload(upload, get_settings(), size=getattr(upload, "size", None))

@@ -16,6 +16,7 @@ from glassbox.clients.milvus.connection import CollectionConnection
 from glassbox.clients.milvus.errors import IndexFailure, IndexOutdated
 from glassbox.clients.milvus.filters import Filters
 from glassbox.clients.milvus.schema import (
+    FILTER_FIELDS,
     INDEX_TYPES,
     REQUIRED_FIELDS,
     TEXT_FIELDS,
@@ -39,6 +40,8 @@ from glassbox.clients.milvus.search import (
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
+
+ID_BATCH = 10_000  # ids read per round trip by ``all_ids`` (Milvus caps a query at 16 384)
 
 
 class MediaIndex(CollectionConnection):
@@ -214,6 +217,39 @@ class MediaIndex(CollectionConnection):
             )
         )
         return {int(r["id"]): np.asarray(r[field], dtype=np.float32) for r in rows}
+
+    def all_ids(self, batch: int = ID_BATCH) -> list[int]:
+        """Every id in the collection (read through a query iterator, ``batch`` at a time):
+        what the consistency check compares with the database."""
+
+        def run(client: MilvusClient) -> list[int]:
+            it = client.query_iterator(
+                self.collection, batch_size=batch, output_fields=["id"], timeout=self.timeout
+            )
+            ids: list[int] = []
+            try:
+                while rows := it.next():
+                    ids += [int(r["id"]) for r in rows]
+            finally:
+                it.close()
+            return ids
+
+        return sorted(self._call(run))
+
+    def filter_fields(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The stored filter fields (owner, visibility, kind, flag, date, tags) by id."""
+        keys = [int(i) for i in ids]
+        if not keys:
+            return {}
+        rows = self._call(
+            lambda c: c.get(
+                self.collection,
+                ids=keys,
+                output_fields=["id", *FILTER_FIELDS],
+                timeout=self.timeout,
+            )
+        )
+        return {int(r["id"]): {f: r[f] for f in FILTER_FIELDS} for r in rows}
 
     def _ids_if_few(self, expr: str) -> list[int] | None:
         """The ids that pass ``expr`` when there are at most ``exact_below`` of them, else

@@ -116,6 +116,22 @@ def vector_build_params(index_type: str, m: int, ef_construction: int) -> dict[s
     return {**build, "params": build}
 
 
+FILTER_FIELDS = ("owner_id", "is_public", "kind", "created", "flagged", "tag_ids")
+
+
+def filter_values(row: IndexRow) -> dict[str, Any]:
+    """The filter fields ``row`` is written with, as ``MediaIndex.filter_fields`` reads them
+    back: what the consistency check compares."""
+    return {
+        "owner_id": int(row.owner_id),
+        "is_public": bool(row.is_public),
+        "kind": row.kind,
+        "created": int(row.created),
+        "flagged": bool(row.flagged),
+        "tag_ids": tag_ids_text(row.tags),
+    }
+
+
 def row_fields(row: IndexRow, dim: int, appearance_dim: int) -> dict[str, Any]:
     """The entity written for ``row`` (a missing appearance vector is written as zeros)."""
     if len(row.kind) > MAX_KIND:
@@ -127,12 +143,7 @@ def row_fields(row: IndexRow, dim: int, appearance_dim: int) -> dict[str, Any]:
         "id": int(row.id),
         "semantic": as_vector(row.vector, dim),
         "appearance": as_vector(appearance, appearance_dim),
-        "owner_id": int(row.owner_id),
-        "is_public": bool(row.is_public),
-        "kind": row.kind,
-        "created": int(row.created),
-        "flagged": bool(row.flagged),
-        "tag_ids": tag_ids_text(row.tags),
+        **filter_values(row),
         "caption": clip_text(row.caption),
         "ocr": clip_text(row.ocr),
     }

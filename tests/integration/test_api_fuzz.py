@@ -17,7 +17,8 @@ Constraints, on purpose and only these:
   equal to the keeper's is sent as the "victim" item's id instead (an item seeded to be
   deleted). Every other generated id is sent as generated.
 - Item operations draw their path id from the seeded items (the member's keeper, another
-  member's public item) part of the time, and from generated ids the rest of the time.
+  member's public item; for retry also an item marked failed) part of the time, and from
+  generated ids the rest of the time; the statuses poll likewise asks for the seeded ids.
 - ``DELETE /api/v1/auth/token/`` revokes the member's token, so it runs after every other
   operation (its first success makes the rest of its requests unauthenticated: 401).
 - No stateful (link) testing: each request stands alone.
@@ -37,9 +38,10 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
 from faults_support import upload, wait_ready
 from glassbox_launch.process import start, stop
-from media.actions import commands
+from media.actions import commands, lifecycle
 from PIL import Image
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -64,6 +66,11 @@ class Seeded:
     keeper: int  # the member's analysed item; never deleted
     victim: int  # the member's item that DELETE may delete
     neighbour: int  # another member's public, analysed item (read-only for the member)
+    failed: int  # the member's item marked failed after its analysis, so that retry can succeed
+
+    @property
+    def all(self) -> list[int]:
+        return [self.keeper, self.victim, self.neighbour, self.failed]
 
 
 @dataclass
@@ -96,9 +103,13 @@ def seed_items(django_user_model, samples) -> tuple[object, Seeded]:
     shared = upload(neighbour, samples / "horses.jpg")
     commands.set_visibility(shared, "public")
     victim = upload(member, samples / "eagle.jpg")
-    for item in (keeper, shared, victim):
+    failed = commands.create_media(
+        member, SimpleUploadedFile("blue.png", small_png("blue"), "image/png")
+    )
+    for item in (keeper, shared, victim, failed):
         wait_ready(item.pk, READY_WITHIN_S, "before fuzzing")
-    return member, Seeded(keeper=keeper.pk, victim=victim.pk, neighbour=shared.pk)
+    lifecycle.mark_failed(failed.pk, "marked failed by the fuzz test, to be retried")
+    return member, Seeded(keeper.pk, victim.pk, shared.pk, failed.pk)
 
 
 def strategy_for(operation, seeded: Seeded):
@@ -116,11 +127,15 @@ def strategy_for(operation, seeded: Seeded):
     deleting = operation.method.upper() == "DELETE"
     if has_id:
         real = [seeded.victim, seeded.neighbour] if deleting else [seeded.keeper, seeded.neighbour]
+        if operation.path.endswith("/retry/"):
+            real.append(seeded.failed)
         parts.append(
             st.sampled_from(real).flatmap(
                 lambda pk: operation.as_strategy(path_parameters={"id": pk})
             )
         )
+    if operation.path.endswith("/statuses/"):
+        parts.append(operation.as_strategy(query={"ids": ",".join(map(str, seeded.all))}))
     strategy = st.one_of(*parts)
     if deleting and has_id:
 

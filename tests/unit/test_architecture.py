@@ -11,7 +11,16 @@ from __future__ import annotations
 import grimp
 import pytest
 
-ROOTS = ("glassbox", "glassbox_web", "accounts", "jobs", "media", "search", "ops", "glassbox_launch")
+ROOTS = (
+    "glassbox",
+    "glassbox_web",
+    "accounts",
+    "jobs",
+    "media",
+    "search",
+    "ops",
+    "glassbox_launch",
+)
 
 
 def _imported(graph: grimp.ImportGraph, module: str):
@@ -82,4 +91,3 @@ def project_graph() -> grimp.ImportGraph:
 def test_no_module_of_the_project_imports_itself_through_others(project_graph):
     assert len(project_graph.modules) > 100  # every package was found
     assert _cycles(project_graph) == []
-

@@ -24,6 +24,7 @@ LEAKY = "ConnectionError: Error 111 connecting to 10.1.2.3:6380. Connection refu
 
 
 def fake_remote_checks(monkeypatch, redis=(True, "pong"), triton=(True, "ready")) -> None:
+    monkeypatch.setattr(health, "ping_workers", lambda: {"celery@worker-1": {"ok": "pong"}})
     monkeypatch.setattr(
         health,
         "REMOTE_CHECKS",
@@ -139,3 +140,51 @@ def test_anonymous_detail_is_401_and_the_page_sends_to_login(monkeypatch):
     assert detail.status_code == 401 and detail["Content-Type"] == PROBLEM
     page = Client().get(reverse("ops:health"))
     assert page.status_code == 302 and page["Location"].startswith(reverse("accounts:login"))
+
+
+def test_operator_detail_reports_the_pipeline_workers_leases_outbox_and_index_check(
+    monkeypatch, operator_api, make_item
+):
+    import datetime as dt
+
+    from django.utils import timezone
+    from jobs.models import OutboxMessage
+    from media.models import IndexCheck, MediaItem
+
+    fake_remote_checks(monkeypatch)
+    body = operator_api.get(reverse("api:health-detail")).json()
+    pipeline = body["pipeline"]
+    assert pipeline["workers"] == {"alive": 1, "names": ["celery@worker-1"]}
+    assert pipeline["oldest_expired_lease_s"] is None and body["status"] == "ok"
+
+    item = make_item(ready=False)
+    MediaItem.objects.filter(pk=item.pk).update(
+        status="processing", lease_expires=timezone.now() - dt.timedelta(seconds=300)
+    )
+    OutboxMessage.objects.create(task="media.index", item_id=item.pk)
+    IndexCheck.record(False, "repaired: 1 missing", {})
+    response = operator_api.get(reverse("api:health-detail"))
+    pipeline = response.json()["pipeline"]
+    assert response.status_code == 503 and response.json()["status"] == "degraded"
+    assert 299 < pipeline["oldest_expired_lease_s"] < 400  # stranded: the reaper is not running
+    assert pipeline["outbox"]["waiting"] >= 1
+    assert pipeline["index_check"]["in_step"] is False
+
+
+def test_no_worker_alive_degrades_the_detail_but_not_the_open_health(monkeypatch, operator_api):
+    fake_remote_checks(monkeypatch)
+    monkeypatch.setattr(health, "ping_workers", lambda: {})
+    detail = operator_api.get(reverse("api:health-detail"))
+    assert detail.status_code == 503 and detail.json()["pipeline"]["workers"]["alive"] == 0
+    assert APIClient().get(reverse("api:health")).status_code == 200
+
+
+def test_a_broker_that_does_not_answer_reports_workers_as_unknown(monkeypatch, operator_api):
+    fake_remote_checks(monkeypatch)
+
+    def down():
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(health, "ping_workers", down)
+    workers = operator_api.get(reverse("api:health-detail")).json()["pipeline"]["workers"]
+    assert workers["alive"] is None and "broker down" in workers["error"]

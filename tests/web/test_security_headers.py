@@ -76,9 +76,7 @@ STYLE_BLOCK = re.compile(r"<style\b", re.IGNORECASE)
 
 
 def test_the_scan_finds_the_templates_and_what_it_looks_for():
-    assert {"base.html", "detail.html", "search.html", "login.html"} <= {
-        t.name for t in TEMPLATES
-    }
+    assert {"base.html", "detail.html", "search.html", "login.html"} <= {t.name for t in TEMPLATES}
     assert INLINE_SCRIPT.search("<script>alert(1)</script>")
     assert INLINE_SCRIPT.search('<script type="module">x()</script>')
     assert not INLINE_SCRIPT.search('<script src="/static/a.js" defer></script>')

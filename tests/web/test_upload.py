@@ -151,3 +151,105 @@ def test_upload_page_has_stable_hooks(alice_web):
     html = alice_web.get(reverse("media:upload")).content.decode()
     for hook in ('id="upload-form"', 'id="file"', 'id="upload-progress"'):
         assert hook in html
+
+
+MIB = 1024 * 1024
+
+
+def padded_jpeg(total_bytes: int) -> bytes:
+    """A valid JPEG followed by zeros up to ``total_bytes``."""
+    data = jpeg(64, 48)
+    return data + b"\0" * (total_bytes - len(data))
+
+
+def small_limit(monkeypatch, max_upload_bytes: int, *modules) -> None:
+    import dataclasses
+
+    small = dataclasses.replace(get_settings(), max_upload_bytes=max_upload_bytes)
+    for module in modules:
+        monkeypatch.setattr(module, "get_settings", lambda: small)
+
+
+def test_a_26_mib_upload_is_refused_with_its_real_size_in_the_api(api, media_root):
+    limit = get_settings().max_upload_bytes
+    response = upload(api, padded_jpeg(26 * MIB))
+    assert response.status_code == 413 and response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["type"].endswith("too_large") and body["field"] == "file"
+    assert body["detail"] == f"The file is 26.0 MB; the limit is {limit / MIB:.1f} MB."
+    assert not MediaItem.objects.exists() and stored_files(media_root) == []
+
+
+def test_a_26_mib_upload_is_refused_with_its_real_size_on_the_page(alice_web, media_root):
+    limit = get_settings().max_upload_bytes
+    file = SimpleUploadedFile("big.jpg", padded_jpeg(26 * MIB), content_type="image/jpeg")
+    response = alice_web.post(reverse("media:upload"), {"file": file, "visibility": "private"})
+    assert response.status_code == 413
+    assert f"The file is 26.0 MB; the limit is {limit / MIB:.1f} MB." in response.content.decode()
+    assert not MediaItem.objects.exists() and stored_files(media_root) == []
+
+
+def test_an_upload_read_only_to_the_limit_names_its_real_size(api, alice_web, monkeypatch):
+    # Within the API's framing allowance, so the file itself is read, one byte past the limit.
+    small_limit(monkeypatch, 1 * MIB, commands)
+    expected = "The file is 1.5 MB; the limit is 1.0 MB."
+    response = upload(api, padded_jpeg(3 * MIB // 2))
+    assert response.status_code == 413 and response.json()["detail"] == expected
+    file = SimpleUploadedFile("big.jpg", padded_jpeg(3 * MIB // 2), content_type="image/jpeg")
+    page = alice_web.post(reverse("media:upload"), {"file": file, "visibility": "private"})
+    assert page.status_code == 413 and expected in page.content.decode()
+    assert not MediaItem.objects.exists()
+
+
+def test_a_query_image_over_the_limit_is_refused_with_its_real_size(api, alice_web, monkeypatch):
+    from search.api import views
+
+    small_limit(monkeypatch, 1 * MIB, views)
+    expected = "The file is 1.5 MB; the limit is 1.0 MB."
+    file = SimpleUploadedFile("big.jpg", padded_jpeg(3 * MIB // 2), content_type="image/jpeg")
+    response = api.post(reverse("api:search-by-image"), {"file": file}, format="multipart")
+    assert response.status_code == 413 and response["Content-Type"] == PROBLEM
+    assert response.json()["detail"] == expected
+    file.seek(0)
+    page = alice_web.post(reverse("search:by-image"), {"file": file})
+    assert page.status_code == 413 and expected in page.content.decode()
+
+
+def test_form_fields_over_the_memory_limit_are_a_413_problem_not_an_html_error(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = upload(api, jpeg(), title="t" * 5000)
+    assert response.status_code == 413 and response["Content-Type"] == PROBLEM
+    assert response.json()["type"].endswith("too_large")
+    assert not MediaItem.objects.exists()
+
+
+def test_a_large_upload_under_the_limit_is_accepted(api, django_capture_on_commit_callbacks):
+    # Far above FILE_UPLOAD_MAX_MEMORY_SIZE and DATA_UPLOAD_MAX_MEMORY_SIZE: spilled to disk.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(api, padded_jpeg(24 * MIB))
+    assert response.status_code == 201, response.content
+    assert MediaItem.objects.get().size_bytes == 24 * MIB
+
+
+def exif_turned_jpeg(width: int, height: int, orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 140, 30)).save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_an_exif_turned_photo_is_stored_and_reported_at_its_displayed_size(
+    api, alice_web, orientation
+):
+    response = upload(api, exif_turned_jpeg(80, 60, orientation))  # stored 80x60, shown 60x80
+    assert response.status_code == 201, response.content
+    assert (response.json()["width"], response.json()["height"]) == (60, 80)
+    item = MediaItem.objects.get()
+    assert (item.width, item.height) == (60, 80)
+    detail = api.get(reverse("api:media-detail", args=[item.pk])).json()
+    assert (detail["width"], detail["height"]) == (60, 80)
+    assert "60×80" in alice_web.get(reverse("media:detail", args=[item.pk])).content.decode()
+    with item.thumbnail.open("rb") as thumb:
+        assert Image.open(thumb).size == (60, 80)  # the thumbnail is upright too

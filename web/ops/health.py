@@ -16,6 +16,7 @@ from glassbox.clients.triton import InferenceClient
 from glassbox.config import get_settings
 
 CHECK_TIMEOUT_S = 2.0
+STRANDED_AFTER_S = 120.0  # a lapsed lease older than this: the reaper is not running
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,44 @@ def run_checks() -> dict[str, dict]:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return {name: asdict(check) for name, check in results.items()}
+
+
+def pipeline_status() -> dict:
+    """The workers and what waits for them, for operators: workers alive (Celery's inspect
+    ping through the broker; ``None`` when the broker does not answer), the oldest lapsed
+    lease (an item whose worker died, waiting for the reaper), the outbox's backlog, and the
+    latest consistency check of the index against the database."""
+    from jobs import outbox
+    from media import reconcile, recovery
+
+    try:
+        replies = ping_workers()
+        workers: dict = {"alive": len(replies), "names": sorted(replies)}
+    except Exception as exc:  # the broker is down: nobody can be asked
+        workers = {"alive": None, "names": [], "error": f"{type(exc).__name__}: {exc}"[:200]}
+    waiting, oldest = outbox.backlog()
+    lease = recovery.oldest_expired_lease()
+    return {
+        "workers": workers,
+        "oldest_expired_lease_s": None if lease is None else round(lease, 1),
+        "outbox": {"waiting": waiting, "oldest_s": None if oldest is None else round(oldest, 1)},
+        "index_check": reconcile.last_check(),
+    }
+
+
+def ping_workers() -> dict[str, object]:
+    """Celery's inspect ping: the workers that answered within a second, by name."""
+    from glassbox_web.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_S)
+        return app.control.inspect(timeout=1.0, connection=conn).ping() or {}
+
+
+def pipeline_ok(pipeline: dict) -> bool:
+    """Some worker answers, and no lapsed lease has waited past a few reaper periods."""
+    lease = pipeline["oldest_expired_lease_s"]
+    return bool(pipeline["workers"]["alive"]) and (lease is None or lease < STRANDED_AFTER_S)
 
 
 def all_ok(checks: dict[str, dict]) -> bool:

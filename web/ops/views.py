@@ -9,4 +9,5 @@ from . import health
 
 @operator_required
 def health_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "ops/health.html", {"checks": health.run_checks()})
+    context = {"checks": health.run_checks(), "pipeline": health.pipeline_status()}
+    return render(request, "ops/health.html", context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -154,8 +155,14 @@ class MediaDetailSerializer(MediaBriefSerializer):
         return caption_of(item)
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadField(serializers.FileField):
+    """A file sent in a multipart body: bytes in the schema (a plain FileField reads as a URL,
+    its representation in responses, and clients then send it as text, not as a file)."""
+
+
 class MediaUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True, max_length=255)
+    file = UploadField(allow_empty_file=True, max_length=255)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     visibility = serializers.ChoiceField(
         choices=MediaItem.Visibility.choices, default=MediaItem.Visibility.PRIVATE

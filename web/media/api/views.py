@@ -109,7 +109,10 @@ class MediaViewSet(
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "ids", str, required=True, description="comma-separated media ids (at most 200)"
+                "ids",
+                {"type": "string", "pattern": r"^[0-9]{1,18}(,[0-9]{1,18}){0,199}$"},
+                required=True,
+                description="comma-separated media ids (at most 200)",
             )
         ],
         responses={200: MediaStatusSerializer(many=True)},

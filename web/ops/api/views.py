@@ -29,14 +29,16 @@ class HealthView(APIView):
 
 
 class HealthDetailView(APIView):
-    """Every dependency's check (ok, detail, latency), for operators; 200 when all are ok,
-    503 ``degraded`` otherwise."""
+    """Every dependency's check (ok, detail, latency) and the pipeline (workers alive, the
+    oldest lapsed lease, the outbox, the last index check), for operators; 200 when all are
+    ok, 503 ``degraded`` otherwise (a dependency down, no worker alive, or an item stranded)."""
 
     permission_classes = [IsOperator]
 
     @extend_schema(responses={200: HealthDetailSerializer, 503: HealthDetailSerializer})
     def get(self, request: Request) -> Response:
         checks = health.run_checks()
-        ok = health.all_ok(checks)
-        body = {"status": "ok" if ok else "degraded", "checks": checks}
+        pipeline = health.pipeline_status()
+        ok = health.all_ok(checks) and health.pipeline_ok(pipeline)
+        body = {"status": "ok" if ok else "degraded", "checks": checks, "pipeline": pipeline}
         return Response(body, status=200 if ok else 503, headers=NO_STORE)

@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from glassbox.config import get_settings
+from glassbox.config import Settings, get_settings
 from glassbox.media import imaging
 from jobs import outbox
 
@@ -143,7 +143,7 @@ def _queue_analysis(item_id: int) -> None:
     outbox.enqueue(lifecycle.ANALYZE_TASK, item_id)
 
 
-def _read_upload(uploaded_file: UploadedFile, cfg) -> bytes:
+def _read_upload(uploaded_file: UploadedFile, cfg: Settings) -> bytes:
     """The file's bytes, read no further than one byte past the limit; an over-size file is
     refused naming its real size (``UploadedFile.size``: what the request carried)."""
     return imaging.read_upload(uploaded_file, cfg, size=getattr(uploaded_file, "size", None))

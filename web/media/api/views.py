@@ -88,9 +88,11 @@ class MediaViewSet(
     @extend_schema(request=MediaUpdateSerializer, responses={200: MediaDetailSerializer})
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
         item = self.get_object()
-        change = self.get_serializer(data=request.data)
+        # partial, as PATCH is (and as the schema documents it): no field, no change
+        change = self.get_serializer(data=request.data, partial=True)
         change.is_valid(raise_exception=True)
-        commands.set_visibility(item, change.validated_data["visibility"])
+        if "visibility" in change.validated_data:
+            commands.set_visibility(item, change.validated_data["visibility"])
         return Response(MediaDetailSerializer(item, context=self.get_serializer_context()).data)
 
     def perform_destroy(self, instance: MediaItem) -> None:

@@ -62,8 +62,6 @@ _DEMUXERS = {
 _IMAGE_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"})
 # Leading QuickTime atoms of an old MOV without ftyp.
 _QT_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"pnot"})
-# Packets of the video stream whose timestamps probe_video reads (no decoding).
-_PACKET_BUDGET = 2_000_000
 # Packets fed to the decoder before a first frame must have come out.
 _FIRST_FRAME_PACKETS = 600
 
@@ -116,10 +114,7 @@ def _sniff_container(head: bytes) -> str | None:
     """Our container name ("mp4", "webm", ..., "mpegts"), "image/<kind>", or None."""
     if head[4:8] == b"ftyp":
         brand = head[8:12]
-        compatible = {head[i : i + 4] for i in range(16, min(len(head), 64), 4)}
-        if brand in _IMAGE_BRANDS or (brand not in {b"qt  "} and compatible & _IMAGE_BRANDS
-                                      and b"isom" not in compatible and b"mp41" not in compatible
-                                      and b"mp42" not in compatible):
+        if brand in _IMAGE_BRANDS:
             return "image/heif"
         return "mov" if brand == b"qt  " else "mp4"
     if head[4:8] in _QT_ATOMS:
@@ -194,11 +189,9 @@ def probe_video(path: str | os.PathLike[str], cfg: Settings) -> VideoInfo:
         _check_iso_boxes(path, size)
     with open_video(path, sniffed) as (container, stream):
         name = _container_name(container, sniffed)
-        codec, width, height, rotation_hint = _check_header(container, stream, cfg)
+        codec, width, height = _check_header(container, stream, cfg)
         timing = _scan_timestamps(container, stream, cfg)
     rotation = _check_first_frame(path, cfg)
-    del rotation_hint
-    fps = timing.fps
     if rotation in (90, 270):
         width, height = height, width
     return VideoInfo(
@@ -206,7 +199,7 @@ def probe_video(path: str | os.PathLike[str], cfg: Settings) -> VideoInfo:
         codec=codec,
         width=width,
         height=height,
-        fps=round(fps, 3),
+        fps=round(timing.fps, 3),
         duration_s=round(timing.duration_s, 3),
         frame_count=timing.frame_count,
         rotation=rotation,
@@ -273,35 +266,29 @@ def _container_name(container: InputContainer, sniffed: str) -> str:
 
 
 def _check_iso_boxes(path: Path, size: int) -> None:
-    """An MP4/MOV whose top-level boxes run past the end, or that has no ``moov`` (its
-    index: a recording cut off before it was written), is ``truncated``."""
-    found_moov = False
+    """An MP4/MOV without a ``moov`` box before its boxes run past the end of the file (its
+    index: a recording or an upload cut off before it was written) is ``truncated``."""
     pos = 0
     with path.open("rb") as fh:
         while pos + 8 <= size:
             fh.seek(pos)
             header = fh.read(16)
             box_size = int.from_bytes(header[:4], "big")
-            kind = header[4:8]
-            if box_size == 1 and len(header) >= 16:
+            if header[4:8] == b"moov":
+                return
+            if box_size == 1 and len(header) >= 16:  # a 64-bit size follows
                 box_size = int.from_bytes(header[8:16], "big")
-            elif box_size == 0:  # runs to the end of the file
+            elif box_size == 0:  # the last box, to the end of the file
                 box_size = size - pos
             if box_size < 8:
-                break  # not a box structure we can follow: let FFmpeg judge
-            if kind == b"moov":
-                found_moov = True
-            if pos + box_size > size and kind != b"mdat" or (kind == b"mdat" and not found_moov
-                                                            and pos + box_size > size):
-                break
+                return  # not a box structure we can follow: FFmpeg judges
             pos += box_size
-    if not found_moov:
-        raise InvalidMedia(
-            "truncated",
-            "The video file is incomplete: its index (the MP4 'moov' box) is missing, as when "
-            "a recording or an upload is cut off; upload the whole file.",
-            400,
-        )
+    raise InvalidMedia(
+        "truncated",
+        "The video file is incomplete: its index (the MP4 'moov' box) is missing, as when a "
+        "recording or an upload is cut off; upload the whole file.",
+        400,
+    )
 
 
 # --- the header ---------------------------------------------------------------------------
@@ -309,7 +296,7 @@ def _check_iso_boxes(path: Path, size: int) -> None:
 
 def _check_header(
     container: InputContainer, stream: VideoStream, cfg: Settings
-) -> tuple[str, int, int, None]:
+) -> tuple[str, int, int]:
     """Codec, declared width and height; refuses sizes, rates and durations over the limits."""
     ctx = stream.codec_context
     width, height = int(ctx.width or 0), int(ctx.height or 0)
@@ -322,7 +309,7 @@ def _check_header(
     declared = declared_duration_s(container, stream, video_only=False)
     if declared is not None and declared > cfg.max_video_duration_s:
         raise too_long(declared, cfg)
-    return ctx.name, width, height, None
+    return ctx.name, width, height
 
 
 def check_dimensions(width: int, height: int, cfg: Settings) -> None:
@@ -422,7 +409,7 @@ def _scan_timestamps(container: InputContainer, stream: VideoStream, cfg: Settin
             stamps.append(pts)
             if (pts - start) * tb > limit_s + 1.0:
                 raise too_long((pts - start) * tb, cfg)
-            if len(stamps) > min(budget, _PACKET_BUDGET):
+            if len(stamps) > budget:
                 rate = len(stamps) / max((max(stamps) - min(stamps)) * tb, 1e-9)
                 raise frame_rate_too_high(rate, cfg)
     except av.error.FFmpegError:
@@ -432,11 +419,11 @@ def _scan_timestamps(container: InputContainer, stream: VideoStream, cfg: Settin
     pts = np.unique(np.asarray(stamps, dtype=np.int64))
     deltas = np.diff(pts) * tb
     step = float(np.median(deltas)) if deltas.size else 0.0
-    duration = float((pts[-1] - min(pts[0], start)) * tb + step)
-    if not deltas.size and declared:
-        duration = declared
-    variable = is_variable(deltas, tb)
     rate = declared_rate(stream)
+    duration = float((pts[-1] - min(pts[0], start)) * tb + step)
+    if not deltas.size:  # a single frame lasts what the header says, or one frame
+        duration = declared or (1.0 / rate if rate else 0.0)
+    variable = is_variable(deltas, tb)
     measured = (len(pts) - 1) / float((pts[-1] - pts[0]) * tb) if len(pts) > 1 else rate
     if measured and measured > cfg.max_video_fps * 1.05:
         raise frame_rate_too_high(measured, cfg)

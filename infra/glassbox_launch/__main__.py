@@ -2,7 +2,8 @@
 
 ``demo`` starts Redis, Milvus Lite, Triton, a Celery worker, the maintainer (outbox, reaper,
 reconciler: ``manage.py maintain``) and the web server, migrates the
-SQLite database, seeds the demo user with sample photos, prints the URL and the credentials,
+SQLite database, seeds the demo user with sample photos and two videos, prints the URL and the
+credentials,
 and waits. Ctrl-C stops everything this command started. Running it again while the stack is
 up reuses what runs.
 """
@@ -25,6 +26,8 @@ from glassbox_launch.stack import DEMO_PORTS, REPO, Ports, Stack, python_for_app
 SAMPLES = [
     Path("/usr/share/darknet/data") / name
     for name in ("dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg")
+] + [  # Debian's opencv-doc (installed by infra/bin/setup): a dialogue with cuts, a static camera
+    Path("/usr/share/doc/opencv-doc/examples/data") / name for name in ("Megamind.avi", "vtest.avi")
 ]
 DEFAULT_DEMO_PASSWORD = "glassbox-demo"
 

@@ -71,6 +71,17 @@ class Settings:
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
     max_image_side: int = 12_000
+    # video uploads (glassbox.media.video; docs/decisions.md "Issue 10: video decoding"),
+    # each checked from the container's header before any frame is decoded
+    max_video_bytes: int = 500 * 1024 * 1024
+    max_video_duration_s: float = 600.0
+    max_video_side: int = 3840  # largest width or height
+    max_video_pixels: int = 3840 * 2160  # width x height; FFmpeg refuses larger frames too
+    max_video_fps: float = 120.0
+    # video analysis (web/media/video_work.py)
+    video_keyframe_interval_s: float = 10.0  # a long shot gets a keyframe per this many seconds
+    video_keyframe_side: int = 768  # keyframes are analysed and stored at most this large
+    video_shot_threshold: float = 0.5  # the shot detector's cut probability that makes a cut
 
     def __post_init__(self):
         if self.profile not in profiles.PROFILES:

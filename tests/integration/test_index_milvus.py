@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from glassbox.clients.milvus.client import MediaIndex
 from glassbox.clients.milvus.errors import IndexUnavailable
-from glassbox.clients.milvus.schema import IndexRow
+from glassbox.clients.milvus.schema import IndexRow, item_of, shot_row_id
 from glassbox.clients.milvus.search import Hit
 
 pytestmark = pytest.mark.integration
@@ -57,6 +57,43 @@ def test_deleted_items_are_gone(index: MediaIndex) -> None:
     index.flush()
     assert index.count() == 1
     assert [h.id for h in index.search(unit(1), limit=5, viewer_id=10)] == [2]
+
+
+def shot(item_id: int, n: int, owner: int = 10, public: bool = True) -> IndexRow:
+    return IndexRow(
+        shot_row_id(item_id, n),
+        unit(1000 * item_id + n),
+        owner,
+        public,
+        "video",
+        1_700_000_000,
+        item_id=item_id,
+        shot=n,
+        start_s=2.0 * n,
+        end_s=2.0 * n + 2,
+    )
+
+
+def test_a_videos_shot_rows_sit_beside_its_item_row_and_go_with_it(index: MediaIndex) -> None:
+    index.upsert([row(1, 10, True), row(7, 10, True), *(shot(7, n) for n in range(3))])
+    index.flush()
+    assert index.count() == 5 and index.count("id >= 0") == 2
+    assert index.all_ids() == [1, 7] and index.shot_item_ids() == {7}
+    (best,) = index.search(unit(7001), limit=1, viewer_id=10)
+    assert item_of(best.id) == (7, 1)  # the shot that looks like the query
+    index.delete_shots_from(7, 1)  # a re-analysis found one shot
+    index.flush()
+    assert index.count() == 3
+    index.delete([7])  # deleting the video removes its item row and every shot row
+    index.flush()
+    assert index.all_ids() == [1] and index.shot_item_ids() == set()
+
+
+def test_a_private_videos_shots_are_hidden_from_others(index: MediaIndex) -> None:
+    index.upsert([shot(9, 0, owner=10, public=False)])
+    index.flush()
+    assert index.search(unit(9000), limit=5, viewer_id=11) == []
+    assert [item_of(h.id) for h in index.search(unit(9000), limit=5, viewer_id=10)] == [(9, 0)]
 
 
 def test_a_user_never_sees_another_users_private_items(index: MediaIndex) -> None:

@@ -40,6 +40,11 @@ CONTRACTS = {
     "model_repository/text_embedding": (64, TEXT, [("EMBEDDING", "TYPE_FP32", [384])]),
     "model_repository/ocr": (8, ANY_IMAGE, _boxes("TEXTS", 64)),
     "model_repository/nsfw_detector": (8, ANY_IMAGE, _boxes("LABELS", 32)),
+    "model_repository/shot_boundaries": (
+        8,
+        [("FRAMES", "TYPE_UINT8", [100, 27, 48, 3])],
+        [("CUT_PROBABILITIES", "TYPE_FP32", [100])],
+    ),
     "model_repository_clip/image_concepts": (
         16,
         [("IMAGE", "TYPE_UINT8", [224, 224, 3])],

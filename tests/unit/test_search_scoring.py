@@ -125,3 +125,26 @@ def test_appearance_just_under_the_threshold_is_not_a_duplicate() -> None:
         [candidate(1, 0.9, appearance=a), candidate(2, 0.8, appearance=b)]
     )
     assert [c.record.id for c in groups] == [1, 2]
+
+
+def test_a_video_is_as_relevant_as_its_best_moment_and_lists_its_best_moments_first():
+    video = candidate(1, 0.2, semantic=0.1)
+    moments = [
+        scoring.Candidate(record=record(1), relevance=r, semantic=r / 2)
+        for r in (0.3, 0.9, 0.1, 0.6)
+    ]
+    scoring.with_moments(video, moments, keep=2)
+    assert video.relevance == 0.9
+    assert [m.relevance for m in video.moments] == [0.9, 0.6]
+
+
+def test_a_video_that_matches_better_as_a_whole_keeps_its_own_relevance():
+    video = candidate(1, 0.8)
+    scoring.with_moments(video, [scoring.Candidate(record=record(1), relevance=0.4)])
+    assert video.relevance == 0.8 and len(video.moments) == 1
+
+
+def test_a_video_without_analysed_moments_is_unchanged():
+    video = candidate(1, 0.5)
+    scoring.with_moments(video, [])
+    assert video.relevance == 0.5 and video.moments == []

@@ -224,6 +224,9 @@ class MemoryIndex:
     def all_ids(self) -> list[int]:
         return sorted(self.rows)
 
+    def shot_item_ids(self) -> set[int]:
+        return set()
+
     def filter_fields(self, ids) -> dict[int, dict]:
         return {i: dict(self.rows[i]) for i in ids if i in self.rows}
 

@@ -6,8 +6,10 @@ rebuilt from it (``manage.py reindex``).
 
 from __future__ import annotations
 
+import dataclasses
+
 from glassbox import moderation
-from glassbox.clients.milvus.schema import IndexRow
+from glassbox.clients.milvus.schema import IndexRow, shot_row_id
 from glassbox.config import get_settings
 from glassbox.retrieval import lexical
 from glassbox_web import runtime
@@ -46,6 +48,35 @@ def index_row(item: MediaItem, bank=None) -> IndexRow:
     )
 
 
+def index_rows(item: MediaItem, bank=None) -> list[IndexRow]:
+    """The item's row and, for a video, one row per analysed shot window after it: the same
+    privacy and filter fields, the window's own vectors and text."""
+    own = index_row(item, bank)
+    if not item.is_video:
+        return [own]
+    rows = [own]
+    for shot in item.shots.filter(analyzed_at__isnull=False).order_by("index"):
+        appearance = shot.appearance_array()
+        rows.append(
+            dataclasses.replace(
+                own,
+                id=shot_row_id(item.pk, shot.index),
+                item_id=item.pk,
+                shot=shot.index,
+                start_s=shot.start_s,
+                end_s=shot.end_s,
+                vector=shot.vector_array(),
+                appearance=appearance if appearance.size else None,
+                flagged=moderation.is_flagged(shot.nsfw or [], get_settings().nsfw_threshold),
+                caption=lexical.index_text(shot.caption or ""),
+                ocr=lexical.index_text(
+                    "\n".join(str(line.get("text", "")) for line in shot.text_lines or [])
+                ),
+            )
+        )
+    return rows
+
+
 def reindex(index, batch_size: int = 500, progress=None) -> int:
     """Rebuild ``index`` from the database: drop it, create it, upsert every analysed item in
     batches, flush. The result depends only on the database, so running it twice gives the
@@ -62,7 +93,7 @@ def reindex(index, batch_size: int = 500, progress=None) -> int:
     done = 0
     for start in range(0, total, batch_size):
         chunk = list(items[start : start + batch_size])
-        index.upsert([index_row(item) for item in chunk])
+        index.upsert([row for item in chunk for row in index_rows(item)])
         MediaItem.objects.filter(pk__in=[i.pk for i in chunk], needs_reindex=True).update(
             needs_reindex=False
         )

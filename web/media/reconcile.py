@@ -28,7 +28,7 @@ from django.utils import timezone
 from glassbox.clients.milvus.client import MediaIndex
 from glassbox.clients.milvus.schema import filter_values
 
-from .indexing import index_row
+from .indexing import index_row, index_rows
 from .models import IndexCheck, MediaItem
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def resync_pending(index: MediaIndex, limit: int = 5 * BATCH) -> int:
         )
         if not items:
             break
-        index.upsert([index_row(item) for item in items])
+        index.upsert([row for item in items for row in index_rows(item)])
         for item in items:  # unless it changed again meanwhile (a newer change wins)
             MediaItem.objects.filter(pk=item.pk, updated=item.updated).update(needs_reindex=False)
         done += len(items)
@@ -91,7 +91,7 @@ def resync_pending(index: MediaIndex, limit: int = 5 * BATCH) -> int:
 
 
 def counts_differ(index: MediaIndex) -> bool:
-    return index.count() != ready_items().count()
+    return index.count("id >= 0") != ready_items().count()
 
 
 def check_consistency(index: MediaIndex, sample: int = 200) -> Consistency:
@@ -104,7 +104,7 @@ def check_consistency(index: MediaIndex, sample: int = 200) -> Consistency:
     )
     stored = set(index.all_ids())
     found.database, found.index = len(ready), len(stored)
-    found.orphaned = sorted(stored - ready - in_flight)
+    found.orphaned = sorted((stored | index.shot_item_ids()) - ready - in_flight)
     found.missing = sorted(ready - stored)
     if found.orphaned:
         index.delete(found.orphaned)
@@ -134,7 +134,7 @@ def _write(index: MediaIndex, ids: list[int]) -> None:
         items = (
             ready_items().filter(pk__in=chunk).select_related("profile").prefetch_related("tags")
         )
-        index.upsert([index_row(item) for item in items])
+        index.upsert([row for item in items for row in index_rows(item)])
         MediaItem.objects.filter(pk__in=chunk, needs_reindex=True).update(needs_reindex=False)
 
 

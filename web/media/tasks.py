@@ -21,11 +21,12 @@ from glassbox.clients.milvus.errors import IndexUnavailable
 from glassbox.clients.triton import InferenceError, InferenceUnavailable
 from glassbox.config import get_settings
 from glassbox.media.imaging import InvalidMedia
+from glassbox.media.video import VideoDecodeError
 from glassbox_web import runtime
 
-from . import leases
+from . import leases, video_work
 from .actions import lifecycle
-from .indexing import index_row
+from .indexing import index_rows
 from .models import MediaItem
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ def failure_reason(exc: BaseException, step: str = "Analysis", tries: int | None
     """Why ``step`` failed, naming the service; ``tries`` when it was retried that often."""
     if isinstance(exc, InvalidMedia):
         return exc.detail
+    if isinstance(exc, VideoDecodeError):
+        return f"{exc} Upload the file again, or a re-encoded copy."
     if isinstance(exc, InferenceError):
         return f"{step} failed: the inference service (Triton) rejected the image: {exc}"
     after = f" after {tries} tries" if tries else ""
@@ -114,6 +117,9 @@ def analyze_media(self, item_id: int) -> None:
     if item is None:
         return
     with leases.held(item_id, owner):
+        if item.is_video:
+            _analyze_video(item)
+            return
         with item.file.open("rb") as fh:
             data = fh.read()
         fetched = time.perf_counter()
@@ -139,6 +145,28 @@ def analyze_media(self, item_id: int) -> None:
     )
 
 
+def _analyze_video(item: MediaItem) -> None:
+    """The video's stages (``media.video_work``), resumed from the last checkpoint; progress
+    is written to the item as each keyframe finishes."""
+    started = time.perf_counter()
+    client, bank = runtime.inference_client(), runtime.concept_bank()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        MediaItem.objects.filter(pk=item.pk).update(
+            progress={"stage": stage, "done": done, "total": total}
+        )
+
+    try:
+        video_work.analyze_video(item, client, bank, get_settings(), progress)
+    except (InvalidMedia, InferenceError, VideoDecodeError) as exc:  # final
+        logger.warning("video %s cannot be analysed: %s", item.pk, exc)
+        lifecycle.mark_failed(item.pk, failure_reason(exc))
+        return
+    phases = {"pipeline_ms": _ms(time.perf_counter() - started)}
+    lifecycle.record_video_analysis(item.pk, phases)
+    logger.info("video %s analysed: %s", item.pk, phases)
+
+
 @shared_task(base=IndexJob, name=lifecycle.INDEX_TASK)
 def index_media(item_id: int) -> None:
     started = time.perf_counter()
@@ -150,7 +178,11 @@ def index_media(item_id: int) -> None:
     )
     if item is None or not hasattr(item, "profile") or item.status == MediaItem.Status.FAILED:
         return
-    runtime.media_index().upsert([index_row(item)])
+    rows = index_rows(item)
+    index = runtime.media_index()
+    index.upsert(rows)
+    if item.is_video:  # a re-analysis that found fewer shots leaves no stale shot row
+        index.delete_shots_from(item_id, len(rows) - 1)
     elapsed = {"index_ms": _ms(time.perf_counter() - started)}
     lifecycle.mark_indexed(item_id, elapsed)
     logger.info("media %s indexed: %s", item_id, elapsed)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import video_views, views
 
 app_name = "media"
 
@@ -15,4 +15,19 @@ urlpatterns = [
     path("media/<int:pk>/thumbnail", views.thumbnail, name="thumbnail"),
     path("media/<int:pk>/tags/<int:tag_id>/heatmap.png", views.tag_heatmap, name="tag-heatmap"),
     path("media/<int:pk>/heatmap.png", views.query_heatmap, name="heatmap"),
+    # a video: the playable copy (range requests), windows' evidence, the player's tracks
+    path("media/<int:pk>/proxy", video_views.proxy, name="proxy"),
+    path("media/<int:pk>/chapters.vtt", video_views.chapters_vtt, name="chapters"),
+    path("media/<int:pk>/metadata.vtt", video_views.metadata_vtt, name="metadata"),
+    path("media/<int:pk>/shots/<int:index>/keyframe.jpg", video_views.keyframe, name="keyframe"),
+    path(
+        "media/<int:pk>/shots/<int:index>/heatmap.jpg",
+        video_views.shot_heatmap,
+        name="shot-heatmap",
+    ),
+    path(
+        "media/<int:pk>/shots/<int:index>/tags/<int:concept_id>/heatmap.jpg",
+        video_views.shot_tag_heatmap,
+        name="shot-tag-heatmap",
+    ),
 ]

@@ -10,7 +10,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 from glassbox.media.imaging import InvalidMedia
 
-from . import heatmaps
+from . import heatmaps, video_presenters
 from .actions import commands
 from .forms import UploadForm, VisibilityForm
 from .models import MediaItem
@@ -67,6 +67,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "overlays": tag_overlays(item.tags.all()),
             "caption": caption_view(item.caption, item.caption_phrases),
             "evidence": evidence_view(item),
+            "video": video_presenters.video_view(item) if item.is_video else None,
             "is_owner": item.owner_id == request.user.pk,
             "visibility_form": VisibilityForm(initial={"visibility": item.visibility}),
         },

@@ -32,6 +32,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 from django.urls import reverse
+from glassbox.clients.milvus.schema import item_of
+from glassbox.clients.milvus.search import Hit
 from glassbox.retrieval import explanation, relevance, scoring
 from glassbox.retrieval.explanation import Contribution, Result
 from glassbox.retrieval.records import Source
@@ -39,7 +41,7 @@ from glassbox_web import runtime
 from media.models import MediaItem
 
 from .params import SearchOptions, clean_query
-from .records import hydrate, with_details
+from .records import hydrate, moment_records, with_details
 
 Timings = dict[str, float] | None  # receives milliseconds per part, when given
 MAX_CANDIDATES = 200  # per channel; results beyond the 200th of every channel are not shown
@@ -88,9 +90,10 @@ def search(
     index = runtime.media_index()
     want = _candidates_wanted(options.page, options.limit)
     stems = " ".join(dict.fromkeys(w.stem for w in words))
-    ids = [h.id for h in index.search(vector, want, user.pk, index_filters)]
+    hits = index.search(vector, want, user.pk, index_filters)
     for channel in ("caption", "ocr"):
-        ids += [h.id for h in index.search_text(stems, channel, want, user.pk, index_filters)]
+        hits += index.search_text(stems, channel, want, user.pk, index_filters)
+    ids = item_ids(hits)
     clock.lap("milvus")
 
     records = hydrate(user, ids)
@@ -98,10 +101,17 @@ def search(
 
     bg = relevance.background(vector, bank.embeddings[: bank.n_leaves])
     query_stems = {w.stem for w in words}
+    candidates = [scoring.score_text(r, vector, bg, query_stems) for r in records]
+    videos = [c for c in candidates if getattr(c.record.item, "is_video", False)]
+    if videos:  # a video matches where one of its moments does
+        moments = moment_records([c.record.item for c in videos])
+        for c in videos:
+            scored = [scoring.score_text(m, vector, bg, query_stems) for m in moments[c.record.id]]
+            scoring.with_moments(c, scored)
     page = _ranked_page(
         "text",
         query,
-        [scoring.score_text(r, vector, bg, query_stems) for r in records],
+        candidates,
         lambda c: explanation.explain_text(query, vector, words, word_vectors, c, bank),
         options,
         relevance.DEFAULT_CUTOFF,
@@ -125,13 +135,11 @@ def similar(
 
     index = runtime.media_index()
     want = _candidates_wanted(options.page, options.limit) + 1
-    ids = []
+    hits = []
     if source.appearance.size == index.appearance_dim:
-        ids += [
-            h.id
-            for h in index.search(source.appearance, want, user.pk, index_filters, "appearance")
-        ]
-    ids += [h.id for h in index.search(source.semantic, want, user.pk, index_filters)]
+        hits += index.search(source.appearance, want, user.pk, index_filters, "appearance")
+    hits += index.search(source.semantic, want, user.pk, index_filters)
+    ids = item_ids(hits)
     clock.lap("milvus")
 
     exclude = source.item.pk if source.item is not None else None
@@ -168,8 +176,11 @@ def _ranked_page(
     for c, record in zip(shown, with_details([c.record for c in shown]), strict=True):
         c.record = record
     results = [explain(c) for c in shown]
-    for r in results:
+    for c, r in zip(shown, results, strict=True):
         r.heatmap_url = heatmap_url(r.item.pk, r.heatmap_terms)
+        r.moments = [explain(m) for m in c.moments]
+        for m in r.moments:
+            m.heatmap_url = moment_heatmap_url(r.item.pk, m.shot, m.heatmap_terms)
     clock.lap("explain")
     return SearchPage(
         mode=mode,
@@ -192,6 +203,18 @@ def heatmap_url(item_id: int, contributions: Sequence[Contribution]) -> str:
     path = reverse("media:heatmap", args=[item_id])
     terms = ",".join(f"{c.key}:{c.value:.4f}" for c in contributions) or "0:0"
     return f"{path}?{urlencode({'c': terms}, safe=':,')}"
+
+
+def moment_heatmap_url(item_id: int, shot: int | None, contributions) -> str:
+    """A moment's query heat map: its keyframe with the window's CAMs mixed by contribution."""
+    path = reverse("media:shot-heatmap", args=[item_id, shot])
+    terms = ",".join(f"{c.key}:{c.value:.4f}" for c in contributions) or "0:0"
+    return f"{path}?{urlencode({'c': terms}, safe=':,')}"
+
+
+def item_ids(hits: Sequence[Hit]) -> list[int]:
+    """The items the hits belong to, best first: a video's shot row stands for its video."""
+    return list(dict.fromkeys(item_of(h.id)[0] for h in hits))
 
 
 def _candidates_wanted(page: int, limit: int) -> int:

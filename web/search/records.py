@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from glassbox.retrieval.records import CaptionPhrase, ItemRecord, Source, TextLine, TextTerm
 from glassbox_web import runtime
-from media.models import MediaItem, SemanticProfile
+from media.models import MediaItem, SemanticProfile, Shot
 
 from .params import SourceNotFound
 
@@ -70,25 +70,64 @@ def with_details(records: Sequence[ItemRecord]) -> list[ItemRecord]:
     return [
         dataclasses.replace(
             r,
-            text_terms=[
-                TextTerm(
-                    text=t["text"],
-                    weight=t["weight"],
-                    embedding=t["embedding"],
-                    box=t["box"],
-                    kind=t.get("kind") or "",
-                )
-                for t in stored.get(r.id) or []
-            ],
-            caption_phrases=[
-                CaptionPhrase(
-                    text=r.caption[int(p.get("start", 0)) : int(p.get("end", 0))],
-                    boxes=[list(b) for b in p.get("boxes") or []],
-                )
-                for p in getattr(r.item, "caption_phrases", None) or []
-            ],
+            text_terms=[_term(t) for t in stored.get(r.id) or []],
+            caption_phrases=_phrases(r.caption, getattr(r.item, "caption_phrases", None)),
         )
         for r in records
+    ]
+
+
+def moment_records(videos: Sequence[MediaItem]) -> dict[int, list[ItemRecord]]:
+    """The analysed windows of ``videos`` (already visible to the viewer) as records, by
+    video: a moment is scored and explained like an item, and carries its time range."""
+    by_id = {v.pk: v for v in videos}
+    out: dict[int, list[ItemRecord]] = {pk: [] for pk in by_id}
+    rows = Shot.objects.filter(item_id__in=list(by_id), analyzed_at__isnull=False).order_by(
+        "item_id", "index"
+    )
+    for shot in rows:
+        caption = shot.caption or ""
+        out[shot.item_id].append(
+            ItemRecord(
+                id=shot.item_id,
+                created=by_id[shot.item_id].created,
+                semantic=shot.vector_array(),
+                appearance=shot.appearance_array(),
+                concept_ids=shot.concept_ids,
+                weights=shot.weights,
+                text_terms=[_term(t) for t in shot.text_terms or []],
+                caption=caption,
+                caption_phrases=_phrases(caption, shot.caption_phrases),
+                text_lines=[
+                    TextLine(text=str(line.get("text", "")), box=list(line.get("box") or []))
+                    for line in shot.text_lines or []
+                ],
+                item=by_id[shot.item_id],
+                shot=shot.index,
+                start_s=shot.start_s,
+                end_s=shot.end_s,
+            )
+        )
+    return out
+
+
+def _term(t: dict) -> TextTerm:
+    return TextTerm(
+        text=t["text"],
+        weight=t["weight"],
+        embedding=t["embedding"],
+        box=t["box"],
+        kind=t.get("kind") or "",
+    )
+
+
+def _phrases(caption: str, phrases) -> list[CaptionPhrase]:
+    return [
+        CaptionPhrase(
+            text=caption[int(p.get("start", 0)) : int(p.get("end", 0))],
+            boxes=[list(b) for b in p.get("boxes") or []],
+        )
+        for p in phrases or []
     ]
 
 

@@ -1,5 +1,5 @@
-"""Client for the Triton models ``image_concepts``, ``text_embedding``, ``ocr`` and
-``nsfw_detector`` (HTTP).
+"""Client for the Triton models ``image_concepts``, ``text_embedding``, ``ocr``,
+``nsfw_detector`` and ``shot_boundaries`` (HTTP).
 
 Nothing connects at import. The tritonclient object is created on first use, one per thread
 (geventhttpclient connections must not be shared across threads), and ``reset()`` drops it,
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from glassbox.evidence_types import Detection, TextLine
+from glassbox.video.windows import WINDOW, stitch, windows
 
 if TYPE_CHECKING:
     from tritonclient.http import InferenceServerClient
@@ -30,8 +31,12 @@ IMAGE_MODEL = "image_concepts"
 TEXT_MODEL = "text_embedding"
 OCR_MODEL = "ocr"
 NSFW_MODEL = "nsfw_detector"
+SHOT_MODEL = "shot_boundaries"
 IMAGE_MAX_BATCH = 16
 TEXT_MAX_BATCH = 64
+# windows of 100 frames per shot_boundaries request: a window takes ~2 s on one CPU thread,
+# so a request stays well inside the timeout even when the batcher merges two (max 8)
+SHOT_WINDOWS_PER_REQUEST = 4
 _IMAGE_OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
 _OCR_OUTPUTS = ("COUNT", "TEXTS", "BOXES", "SCORES")
 _NSFW_OUTPUTS = ("COUNT", "LABELS", "BOXES", "SCORES")
@@ -113,6 +118,26 @@ class InferenceClient:
         rows = self._call(lambda: self._infer_evidence(NSFW_MODEL, _NSFW_OUTPUTS, image))
         return [Detection(label=t, box=b, score=s) for t, b, s in rows]
 
+    def cut_probabilities(self, frames_small: np.ndarray) -> np.ndarray:
+        """Run ``shot_boundaries`` (TransNetV2) over a whole clip: every frame, RGB uint8
+        ``[n, 27, 48, 3]`` (resized to 48 × 27), gives float32 ``[n]``, one cut probability a
+        frame. TransNetV2 marks the **last frame of the outgoing shot**: a peak at ``p[i]``
+        puts the cut between frames ``i`` and ``i + 1``. The clip is cut into overlapping
+        windows of 100 frames and stitched back as the network's own code does
+        (``glassbox.video.windows``), sending ``SHOT_WINDOWS_PER_REQUEST`` windows a request.
+        An empty clip gives an empty array without a request."""
+        try:
+            batch, plan = windows(frames_small)
+        except ValueError as exc:
+            raise InferenceError(str(exc)) from exc
+        if plan.windows == 0:
+            return np.zeros(0, dtype=np.float32)
+        parts = [
+            self._call(lambda chunk=chunk: self._infer_windows(chunk))
+            for chunk in _chunks(batch, SHOT_WINDOWS_PER_REQUEST)
+        ]
+        return stitch(plan, np.concatenate(parts))
+
     def ready(self) -> bool:
         """Whether the server is up and ready (never raises)."""
         try:
@@ -157,6 +182,20 @@ class InferenceClient:
         output = InferRequestedOutput("EMBEDDING", binary_data=True)
         result = self._client().infer(TEXT_MODEL, [text], outputs=[output])
         return _output(result, "EMBEDDING").astype(np.float32, copy=False)
+
+    def _infer_windows(self, chunk: np.ndarray) -> np.ndarray:
+        from tritonclient.http import InferInput, InferRequestedOutput
+
+        frames = InferInput("FRAMES", list(chunk.shape), "UINT8")
+        frames.set_data_from_numpy(np.ascontiguousarray(chunk), binary_data=True)
+        output = InferRequestedOutput("CUT_PROBABILITIES", binary_data=True)
+        result = self._client().infer(SHOT_MODEL, [frames], outputs=[output])
+        probs = _output(result, "CUT_PROBABILITIES")
+        if probs.shape != (chunk.shape[0], WINDOW):
+            raise InferenceError(
+                f"{SHOT_MODEL} answered {probs.shape} for {chunk.shape[0]} windows of {WINDOW}"
+            )
+        return probs.astype(np.float32, copy=False)
 
     def _infer_evidence(
         self, model: str, names: tuple[str, ...], image: np.ndarray

@@ -1,8 +1,8 @@
 """Video uploads: what a file is (by content), and the checks a video passes (PyAV).
 
-:func:`sniff_kind` tells a video from an image by its first bytes, never by its name.
-:func:`probe_video` is the gate a video passes, in this order, so that nothing expensive
-happens before the cheap checks have passed:
+:func:`sniff_kind` (from :mod:`glassbox.media.sniff`) tells a video from an image by its
+first bytes, never by its name. :func:`probe_video` is the gate a video passes, in this order,
+so that nothing expensive happens before the cheap checks have passed:
 
 1. byte size (empty, over ``max_video_bytes``) and the signature (a container we accept);
 2. the container opened by PyAV (FFmpeg) reading headers only: a video stream (not audio
@@ -13,26 +13,33 @@ happens before the cheap checks have passed:
 4. the first frame decoded (with FFmpeg's ``max_pixels`` guard), which proves it decodes.
 
 Frame times always come from presentation timestamps (PTS), relative to the stream's start,
-never from a frame's index divided by a rate. Frame decoding is in
-:mod:`glassbox.media.video_frames`, the browser proxy and the poster in
-:mod:`glassbox.media.video_proxy`.
+never from a frame's index divided by a rate. Opening a container and reading its header is
+in :mod:`glassbox.media.video_container`, frame decoding in :mod:`glassbox.media.video_frames`,
+the browser proxy and the poster in :mod:`glassbox.media.video_proxy`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import av
 import av.error
 import numpy as np
 
 from glassbox.media.imaging import InvalidMedia, too_large
+from glassbox.media.sniff import SNIFF_BYTES, sniff_container, sniff_kind
+from glassbox.media.video_container import (
+    VideoDecodeError,
+    declared_duration_s,
+    declared_rate,
+    ends_early,
+    open_video,
+    rotation_of,
+    start_pts,
+)
 
 if TYPE_CHECKING:
     from av.container import InputContainer
@@ -40,8 +47,16 @@ if TYPE_CHECKING:
 
     from glassbox.config import Settings
 
-# Bytes of the file's start that sniff_kind looks at (MPEG-TS needs three 188-byte packets).
-SNIFF_BYTES = 512
+__all__ = [
+    "ACCEPTED_CONTAINERS",
+    "SNIFF_BYTES",
+    "VideoDecodeError",
+    "VideoInfo",
+    "open_video",
+    "probe_video",
+    "sniff_container",
+    "sniff_kind",
+]
 
 # Our container names (from the signature) -> MIME type. Only these are accepted.
 ACCEPTED_CONTAINERS: dict[str, str] = {
@@ -58,28 +73,8 @@ _DEMUXERS = {
     "matroska,webm": ("webm", "mkv"),
     "avi": ("avi",),
 }
-# ISO-BMFF brands that are still images (HEIF, AVIF), not movies.
-_IMAGE_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"})
-# Leading QuickTime atoms of an old MOV without ftyp.
-_QT_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"pnot"})
 # Packets fed to the decoder before a first frame must have come out.
 _FIRST_FRAME_PACKETS = 600
-
-
-class VideoDecodeError(Exception):
-    """Decoding stopped before the end of the video: ``frames_decoded`` frames came out,
-    the last at ``time_s`` seconds (None when none did). The message says why, in one line."""
-
-    def __init__(self, reason: str, frames_decoded: int, time_s: float | None) -> None:
-        where = (
-            f"after {frames_decoded} frames ({time_s:.2f} s)"
-            if time_s is not None
-            else "before the first frame"
-        )
-        super().__init__(f"Video decoding failed {where}: {reason}")
-        self.reason = reason
-        self.frames_decoded = frames_decoded
-        self.time_s = time_s
 
 
 @dataclass(frozen=True)
@@ -95,57 +90,6 @@ class VideoInfo:
     variable_frame_rate: bool  # timestamps not evenly spaced
     has_audio: bool
     mime: str = "application/octet-stream"
-
-
-def sniff_kind(head: bytes) -> Literal["image", "video"] | None:
-    """"image", "video" or None, from the file's first bytes (:data:`SNIFF_BYTES` suffice).
-
-    Videos: ISO-BMFF ``ftyp`` (MP4, MOV; HEIF/AVIF brands are images), EBML (WebM, MKV),
-    ``RIFF....AVI ``, and the containers probe_video names as unsupported (MPEG-TS, MPEG-PS,
-    Ogg, FLV, ASF) so that their refusal says what they are. Images: JPEG, PNG, GIF, BMP, TIFF,
-    WebP. The name of the file is never consulted."""
-    container = _sniff_container(head)
-    if container is None:
-        return None
-    return "image" if container.startswith("image/") else "video"
-
-
-def _sniff_container(head: bytes) -> str | None:
-    """Our container name ("mp4", "webm", ..., "mpegts"), "image/<kind>", or None."""
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _IMAGE_BRANDS:
-            return "image/heif"
-        return "mov" if brand == b"qt  " else "mp4"
-    if head[4:8] in _QT_ATOMS:
-        return "mov"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "webm" if b"webm" in head[:64] else "mkv"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:2] == b"BM" and len(head) >= 14:
-        return "image/bmp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if len(head) > 376 and head[0] == head[188] == head[376] == 0x47:
-        return "mpegts"
-    if head[:4] == b"\x00\x00\x01\xba":
-        return "mpeg"
-    if head[:4] == b"OggS":
-        return "ogg"
-    if head[:3] == b"FLV":
-        return "flv"
-    if head[:16] == bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c"):
-        return "asf"
-    return None
 
 
 def probe_video(path: str | os.PathLike[str], cfg: Settings) -> VideoInfo:
@@ -175,7 +119,7 @@ def probe_video(path: str | os.PathLike[str], cfg: Settings) -> VideoInfo:
         raise too_large(cfg.max_video_bytes, size)
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
-    sniffed = _sniff_container(head)
+    sniffed = sniff_container(head)
     if sniffed is None or sniffed.startswith("image/"):
         what = "an image" if sniffed else "not a video we can read"
         raise InvalidMedia("not_a_video", f"The file is {what}; upload {_ACCEPTED_TEXT}.", 415)
@@ -187,7 +131,7 @@ def probe_video(path: str | os.PathLike[str], cfg: Settings) -> VideoInfo:
         )
     if sniffed in ("mp4", "mov"):
         _check_iso_boxes(path, size)
-    with open_video(path, sniffed) as (container, stream):
+    with open_video(path, sniffed, _avi_fourcc(head)) as (container, stream):
         name = _container_name(container, sniffed)
         codec, width, height = _check_header(container, stream, cfg)
         timing = _scan_timestamps(container, stream, cfg)
@@ -209,48 +153,7 @@ def probe_video(path: str | os.PathLike[str], cfg: Settings) -> VideoInfo:
     )
 
 
-# --- opening ----------------------------------------------------------------------------
-
-
-@contextmanager
-def open_video(
-    path: str | os.PathLike[str], sniffed: str | None = None
-) -> Iterator[tuple[InputContainer, VideoStream]]:
-    """The container (headers read, nothing decoded) and its video stream, closed after.
-
-    An unreadable container is :class:`InvalidMedia` ``corrupt``; a file without a video
-    stream ``no_video_stream``; a codec without a decoder ``unsupported_codec``."""
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        kind = (sniffed or "video").upper()
-        raise InvalidMedia(
-            "corrupt", f"The file looks like {kind} but its container cannot be read.", 400
-        ) from exc
-    try:
-        stream = video_stream(container)
-        yield container, stream
-    finally:
-        container.close()
-
-
-def video_stream(container: InputContainer) -> VideoStream:
-    """The first video stream that is a moving picture (cover art and still images skipped)."""
-    still = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
-    streams = [s for s in container.streams.video if not (s.disposition & still)]
-    if not streams:
-        audio = " (audio only)" if container.streams.audio else ""
-        raise InvalidMedia("no_video_stream", f"The file has no video stream{audio}.", 415)
-    stream = streams[0]
-    if stream.codec_context is None:
-        tag = stream.codec_tag.strip() if getattr(stream, "codec_tag", "") else ""
-        named = f" ({tag})" if tag else ""
-        raise InvalidMedia(
-            "unsupported_codec",
-            f"The video codec{named} has no decoder here; use H.264, VP8, VP9, MPEG-4 or MJPEG.",
-            415,
-        )
-    return stream
+# --- the container ------------------------------------------------------------------------
 
 
 def _container_name(container: InputContainer, sniffed: str) -> str:
@@ -263,6 +166,15 @@ def _container_name(container: InputContainer, sniffed: str) -> str:
             415,
         )
     return sniffed if sniffed in choices else choices[0]
+
+
+def _avi_fourcc(head: bytes) -> str:
+    """The FourCC of an AVI's first video stream ("XVID", "MJPG"), quoted; "" if none."""
+    at = head.find(b"strh")
+    if at < 0 or head[at + 8 : at + 12] != b"vids":
+        return ""
+    fourcc = head[at + 12 : at + 16].decode("latin-1").strip()
+    return f"'{fourcc}'" if fourcc.isprintable() and fourcc else ""
 
 
 def _check_iso_boxes(path: Path, size: int) -> None:
@@ -339,43 +251,6 @@ def too_long(duration_s: float, cfg: Settings) -> InvalidMedia:
     )
 
 
-def declared_rate(stream: VideoStream) -> float | None:
-    """The frame rate the header declares (average, else FFmpeg's guess), None if none."""
-    for rate in (stream.average_rate, stream.guessed_rate):
-        if rate:
-            return float(rate)
-    return None
-
-
-def declared_duration_s(
-    container: InputContainer, stream: VideoStream, *, video_only: bool = True
-) -> float | None:
-    """The duration the header declares for the video stream (MP4 track, AVI frame count,
-    Matroska's per-track DURATION tag); with ``video_only=False`` the container's as well."""
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
-    if tag:
-        try:
-            hours, minutes, seconds = tag.split(":")
-            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-        except ValueError:
-            pass
-    only_video = len(container.streams) == 1
-    if container.duration and (only_video or not video_only):
-        return container.duration / 1_000_000
-    return None
-
-
-def start_pts(stream: VideoStream) -> int:
-    """The stream's first presentation timestamp: times are counted from it."""
-    return int(stream.start_time) if stream.start_time is not None else 0
-
-
-def seconds(pts: int, stream: VideoStream, start: int) -> float:
-    return float((pts - start) * (stream.time_base or Fraction(1, 1)))
-
-
 # --- timestamps -----------------------------------------------------------------------------
 
 
@@ -429,11 +304,11 @@ def _scan_timestamps(container: InputContainer, stream: VideoStream, cfg: Settin
         raise frame_rate_too_high(measured, cfg)
     if duration > limit_s:
         raise too_long(duration, cfg)
-    if declared and ends_early(duration, declared):
+    if declared and ends_early(duration, declared, container, stream):
         raise InvalidMedia(
             "truncated",
-            f"The video declares {declared:.1f} s but its data ends at {duration:.1f} s; "
-            "upload the whole file.",
+            f"The video declares {declared:.1f} s but its frames end at {duration:.1f} s: the "
+            "file is incomplete or damaged; upload it again.",
             400,
         )
     fps = (measured if variable or not rate else rate) or 0.0
@@ -450,11 +325,6 @@ def is_variable(deltas_s: np.ndarray, tick_s: float) -> bool:
     tolerance = max(0.1 * step, 1.5 * tick_s)
     irregular = int(np.count_nonzero(np.abs(deltas_s - step) > tolerance))
     return irregular >= max(2, 0.01 * deltas_s.size)
-
-
-def ends_early(end_s: float, declared_s: float) -> bool:
-    """The video data ends more than a second and 10% short of the declared duration."""
-    return declared_s - end_s > max(1.0, 0.1 * declared_s)
 
 
 # --- the first frame ----------------------------------------------------------------------
@@ -479,20 +349,6 @@ def _check_first_frame(path: Path, cfg: Settings) -> int:
                 "corrupt", "The video's first frame cannot be decoded; the data is corrupt.", 400
             ) from exc
     raise InvalidMedia("corrupt", "No frame of the video could be decoded.", 400)
-
-
-def rotation_of(frame: av.VideoFrame) -> int:
-    """Degrees clockwise (0, 90, 180, 270) that turn the frame upright. FFmpeg's display
-    matrix angle is counter-clockwise, and a phone's portrait MP4 says -90 (90 clockwise)."""
-    angle = -float(frame.rotation or 0)
-    return int(round(angle / 90.0)) % 4 * 90
-
-
-def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
-    """The frame turned ``rotation`` degrees clockwise (a contiguous copy when turned)."""
-    if rotation % 360 == 0:
-        return rgb
-    return np.ascontiguousarray(np.rot90(rgb, k=-(rotation // 90)))
 
 
 def _num(x: float) -> str:

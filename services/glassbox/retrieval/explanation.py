@@ -70,6 +70,10 @@ class Result:
     duplicates: list[object] = field(default_factory=list)  # near-duplicates' items
     shared_concepts: list[tuple[str, float]] = field(default_factory=list)  # find similar
     appearance: float | None = None  # appearance cosine with the source (find similar)
+    moments: list[Result] = field(default_factory=list)  # a video's best windows, explained
+    shot: int | None = None  # a moment: its window and time range
+    start_s: float = 0.0
+    end_s: float = 0.0
 
     @property
     def contributions_text(self) -> str:
@@ -285,5 +289,8 @@ def _result(
         heatmap_terms=heatmap_terms,
         justification=justification,
         duplicates=[d.item for d in c.duplicates],
+        shot=c.record.shot,
+        start_s=c.record.start_s,
+        end_s=c.record.end_s,
         **extra,
     )

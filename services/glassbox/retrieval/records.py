@@ -64,6 +64,9 @@ class ItemRecord:
     caption_phrases: Sequence[CaptionPhrase] = ()
     text_lines: Sequence[TextLine] = ()
     item: object = None  # the caller's object, carried to the result
+    shot: int | None = None  # a moment of a video: the window's number ...
+    start_s: float = 0.0  # ... and its time range
+    end_s: float = 0.0
 
     @property
     def ocr_text(self) -> str:

@@ -36,6 +36,7 @@ class Candidate:
     appearance: float = 0.0  # find similar: the appearance cosine with the source
     relevance: float = 0.0
     duplicates: list[ItemRecord] = field(default_factory=list)  # near-duplicates grouped here
+    moments: list[Candidate] = field(default_factory=list)  # a video's best windows, best first
 
 
 def score_text(
@@ -69,6 +70,23 @@ def score_similar(record: ItemRecord, source: Source) -> Candidate:
     )
     c.relevance = relevance.similarity(c.appearance, c.semantic)
     return c
+
+
+MOMENTS = 3  # a video result lists at most this many moments
+
+
+def with_moments(video: Candidate, moments: list[Candidate], keep: int = MOMENTS) -> Candidate:
+    """A video's candidate with its best-matching windows: it is as relevant as its best
+    moment (a video matches where one of its shots matches), and lists up to ``keep``."""
+    ranked = sorted(moments, key=lambda m: (-m.relevance, -m.semantic, m.record.start_s))
+    video.moments = ranked[:keep]
+    if ranked and ranked[0].relevance > video.relevance:
+        best = ranked[0]
+        video.relevance, video.p_semantic = best.relevance, max(video.p_semantic, best.p_semantic)
+        video.p_caption, video.p_ocr = max(video.p_caption, best.p_caption), max(
+            video.p_ocr, best.p_ocr
+        )
+    return video
 
 
 def cut(candidates: list[Candidate], cutoff: float, weaker: bool) -> tuple[list[Candidate], int]:

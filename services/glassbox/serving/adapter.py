@@ -8,8 +8,8 @@ is its own:
 - ``pack(batch, outputs)``, unless ``run`` gives a tuple of arrays in the order of ``outputs``.
 
 The adapter does the rest: ``initialize`` parses ``args`` once (:class:`ModelConfig`),
-``execute`` keeps the batching contract, requests' ``IMAGE``/``TEXT`` tensors are checked here
-(a bad one is refused alone), and responses and refusals are built here.
+``execute`` keeps the batching contract, requests' ``IMAGE``/``TEXT``/``FRAMES`` tensors are
+checked here (a bad one is refused alone), and responses and refusals are built here.
 
 The python backend's ``triton_python_backend_utils`` is importable only inside Triton: the
 model.py hands it over as the class attribute ``pb_utils``, so this module imports nothing of
@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from glassbox.evidence_types import to_fractions
-from glassbox.serving.batching import answer, image_batch, utf8_texts
+from glassbox.serving.batching import answer, frame_windows, image_batch, utf8_texts
 
 
 class ModelConfig:
@@ -115,6 +115,19 @@ class ImageAdapter(Adapter):
     def parse(self, request: Any) -> np.ndarray:
         tensor = self.pb_utils.get_input_tensor_by_name(request, "IMAGE")
         return image_batch(tensor, self.image_shape)
+
+
+class FramesAdapter(Adapter):
+    """Requests carry ``FRAMES``, uint8 ``[N, T, H, W, 3]``: windows of a clip's frames, whose
+    per-item shape ``(T, H, W, 3)`` the config's ``FRAMES`` dims fix."""
+
+    def configure(self, config: ModelConfig) -> None:
+        super().configure(config)
+        self.frames_shape = tuple(config.input_dims("FRAMES"))
+
+    def parse(self, request: Any) -> np.ndarray:
+        tensor = self.pb_utils.get_input_tensor_by_name(request, "FRAMES")
+        return frame_windows(tensor, self.frames_shape)
 
 
 class TextAdapter(Adapter):

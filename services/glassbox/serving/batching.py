@@ -88,6 +88,18 @@ def image_batch(tensor: Any, shape: tuple[int, ...] | None = None) -> np.ndarray
     return images
 
 
+def frame_windows(tensor: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A request's ``FRAMES`` tensor as uint8 ``[N, *shape]`` (``shape`` from the config, e.g.
+    ``(100, 27, 48, 3)``: windows of a clip's small frames)."""
+    if tensor is None:
+        raise ValueError("input FRAMES is missing")
+    frames = tensor.as_numpy()
+    if frames.dtype != np.uint8 or frames.shape[1:] != tuple(shape):
+        got = f"{frames.dtype} {frames.shape}"
+        raise ValueError(f"FRAMES must be uint8 [N, {tuple(shape)}], got {got}")
+    return frames
+
+
 def utf8_texts(tensor: Any) -> list[str]:
     """A request's ``TEXT`` tensor (BYTES) as strings; invalid UTF-8 refuses the request."""
     if tensor is None:

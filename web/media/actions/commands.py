@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from glassbox.config import Settings, get_settings
-from glassbox.media import imaging
+from glassbox.media import imaging, video, video_proxy
+from glassbox.media.video import VideoDecodeError
 from jobs import outbox
 
 from ..models import MediaItem
@@ -48,22 +53,40 @@ class ActionNotAllowed(Exception):
 def create_media(
     owner, uploaded_file: UploadedFile, title: str = "", visibility: str = "private"
 ) -> MediaItem:
-    """Validate, store and enqueue one upload. Raises ``imaging.InvalidMedia`` when the file
-    is unacceptable, in which case nothing is stored."""
+    """Validate, store and enqueue one upload: an image or a video, told apart by content.
+    Raises ``imaging.InvalidMedia`` when the file is unacceptable, in which case nothing is
+    stored."""
     if visibility not in MediaItem.Visibility.values:
         raise ValueError(f"unknown visibility {visibility!r}")
     cfg = get_settings()
+    uploaded_file.seek(0)
+    head = uploaded_file.read(video.SNIFF_BYTES)
+    uploaded_file.seek(0)
+    if video.sniff_kind(head) == "video":
+        item = _video_item(owner, uploaded_file, cfg)
+    else:
+        item = _image_item(owner, uploaded_file, cfg)
+    item.title = _clean_title(title, uploaded_file.name or "")
+    item.visibility = visibility
+    try:
+        with transaction.atomic():
+            item.save()
+            _queue_analysis(item.pk)
+    except BaseException:
+        _delete_files(item)
+        raise
+    return item
+
+
+def _image_item(owner, uploaded_file: UploadedFile, cfg: Settings) -> MediaItem:
     data = _read_upload(uploaded_file, cfg)
     info = imaging.inspect_upload(data, cfg)
     try:
         thumbnail = imaging.thumbnail_jpeg(imaging.decode_rgb(data), THUMBNAIL_SIDE)
     except (OSError, ValueError, SyntaxError) as exc:
         raise imaging.InvalidMedia("corrupt", "The image data is corrupt.", 400) from exc
-
     item = MediaItem(
         owner=owner,
-        title=_clean_title(title, uploaded_file.name or ""),
-        visibility=visibility,
         kind=MediaItem.Kind.IMAGE,
         mime=info.mime,
         width=info.width,
@@ -73,14 +96,53 @@ def create_media(
     )
     item.file.save(f"original.{FORMAT_EXT.get(info.format, 'bin')}", ContentFile(data), save=False)
     item.thumbnail.save("thumbnail.jpg", ContentFile(thumbnail), save=False)
-    try:
-        with transaction.atomic():
-            item.save()
-            _queue_analysis(item.pk)
-    except BaseException:
-        _delete_files(item)
-        raise
     return item
+
+
+def _video_item(owner, uploaded_file: UploadedFile, cfg: Settings) -> MediaItem:
+    """Probe the upload where it lies (Django spills large uploads to a temporary file; it
+    is never read whole into memory), then store it and a poster frame as its thumbnail."""
+    size = uploaded_file.size or 0
+    if size > cfg.max_video_bytes:
+        raise imaging.too_large(cfg.max_video_bytes, size)
+    with _on_disk(uploaded_file) as path:
+        info = video.probe_video(path, cfg)
+        try:
+            poster = video_proxy.poster_jpeg(path, THUMBNAIL_SIDE)
+        except VideoDecodeError as exc:
+            raise imaging.InvalidMedia("corrupt", str(exc), 400) from exc
+    item = MediaItem(
+        owner=owner,
+        kind=MediaItem.Kind.VIDEO,
+        mime=info.mime,
+        width=info.width,
+        height=info.height,
+        size_bytes=size,
+        duration_s=round(info.duration_s, 3),
+        fps=round(info.fps, 3),
+        frame_count=info.frame_count,
+        variable_frame_rate=info.variable_frame_rate,
+        status=MediaItem.Status.QUEUED,
+    )
+    uploaded_file.seek(0)
+    item.file.save(f"original.{info.container}", File(uploaded_file), save=False)
+    item.thumbnail.save("thumbnail.jpg", ContentFile(poster), save=False)
+    return item
+
+
+@contextmanager
+def _on_disk(uploaded_file: UploadedFile) -> Iterator[str]:
+    """A path to the upload's bytes: Django's temporary file, or a copy of a small upload
+    held in memory."""
+    if hasattr(uploaded_file, "temporary_file_path"):
+        yield uploaded_file.temporary_file_path()
+        return
+    with tempfile.NamedTemporaryFile(prefix="glassbox-upload-", suffix=".bin") as tmp:
+        uploaded_file.seek(0)
+        for chunk in uploaded_file.chunks():
+            tmp.write(chunk)
+        tmp.flush()
+        yield tmp.name
 
 
 def retry_media(item: MediaItem) -> MediaItem:
@@ -132,9 +194,10 @@ def set_visibility(item: MediaItem, visibility: str) -> MediaItem:
 def delete_media(item: MediaItem) -> None:
     """Delete the row and its files, then drop it from the search index (through a task)."""
     item_id = item.pk
+    keyframes = [s.keyframe for s in item.shots.all() if s.keyframe]
     with transaction.atomic():
         item.delete()
-        transaction.on_commit(partial(_delete_files, item))
+        transaction.on_commit(partial(_delete_files, item, keyframes))
         # The reconciler also removes the vector of an item that is no longer in the database.
         outbox.enqueue(lifecycle.UNINDEX_TASK, item_id)
 
@@ -156,8 +219,8 @@ def _clean_title(title: str, filename: str) -> str:
     return cleaned[:200]
 
 
-def _delete_files(item: MediaItem) -> None:
-    for field in (item.file, item.thumbnail):
+def _delete_files(item: MediaItem, extra=()) -> None:
+    for field in (item.file, item.thumbnail, item.proxy, *extra):
         if field and field.name:
             try:
                 field.storage.delete(field.name)

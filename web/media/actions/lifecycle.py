@@ -90,6 +90,21 @@ def record_analysis(
     return True
 
 
+def record_video_analysis(item_id: int, timings: Mapping[str, float] | None = None) -> bool:
+    """A video's stages are stored as they run (``media.video_work``); this closes them:
+    timings, progress, and its indexing asked for in the same transaction."""
+    with transaction.atomic():
+        item = MediaItem.objects.select_for_update().filter(pk=item_id).first()
+        if item is None:
+            return False
+        item.timings = {**item.timings, **dict(timings or {})}
+        item.progress = {}
+        item.lease_owner, item.lease_expires = index_owner(item_id), lease_until()
+        item.save(update_fields=["timings", "progress", *LEASE_FIELDS, "updated"])
+        outbox.enqueue(INDEX_TASK, item_id)
+    return True
+
+
 def index_owner(item_id: int) -> str:
     return f"index:{item_id}"
 

@@ -6,17 +6,189 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
-from ..models import MediaItem, Tag
+from .. import video_presenters
+from ..models import MediaItem, Shot, Tag
 
 
-def _absolute(serializer: serializers.Serializer, path: str) -> str:
+def _absolute(serializer: serializers.Field, path: str) -> str:
     request = serializer.context.get("request")
     return request.build_absolute_uri(path) if request is not None else path
 
 
+# -- a video's fields: in a video's response, left out of an image's (which stays as it was) --
+
+
+class VideoOnly:
+    """Mixed into a field of a video's item (or of its tags): skipped for an image, so that an
+    image's response is unchanged; such fields are optional in the schema (``required=False``)."""
+
+    def get_attribute(self, instance):
+        item = instance if isinstance(instance, MediaItem) else instance.item
+        if not item.is_video:
+            raise SkipField()
+        return super().get_attribute(instance)
+
+
+class VideoFloat(VideoOnly, serializers.FloatField):
+    pass
+
+
+class VideoInteger(VideoOnly, serializers.IntegerField):
+    pass
+
+
+class VideoLink(VideoOnly, serializers.URLField):
+    """The absolute URL of one of the video's permission-checked views; with
+    ``playable=True``, null until there is something to play."""
+
+    def __init__(self, view_name: str, playable: bool = False, **kwargs) -> None:
+        self.view_name, self.playable = view_name, playable
+        super().__init__(source="*", required=False, allow_null=playable, **kwargs)
+
+    def to_representation(self, item: MediaItem) -> str | None:
+        if self.playable and video_presenters.playable(item) is None:
+            return None
+        return _absolute(self, reverse(self.view_name, args=[item.pk]))
+
+
+class ProgressSerializer(serializers.Serializer):
+    stage = serializers.CharField(help_text="shots, keyframes, summary or proxy")
+    done = serializers.IntegerField(help_text="units of the stage done")
+    total = serializers.IntegerField(help_text="units of the stage")
+
+
+class VideoProgress(VideoOnly, ProgressSerializer):
+    """``{stage, done, total}`` while the video is analysed; null otherwise."""
+
+    def get_attribute(self, instance):
+        value = super().get_attribute(instance)
+        wanted = ("stage", "done", "total")
+        return value if isinstance(value, dict) and all(k in value for k in wanted) else None
+
+
+class ShotTagSerializer(serializers.Serializer):
+    concept_id = serializers.IntegerField()
+    name = serializers.CharField()
+    score = serializers.FloatField(help_text="the concept's score on the window's keyframe")
+    heatmap_url = serializers.URLField(help_text="the keyframe with this concept's heat map")
+
+
+class ShotSerializer(serializers.ModelSerializer):
+    """One analysis window of a video (a detected shot, or a part of a long one)."""
+
+    keyframe_url = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Shot
+        fields = [
+            "index",
+            "shot_number",
+            "start_s",
+            "end_s",
+            "keyframe_s",
+            "keyframe_url",
+            "cut_probability",
+            "caption",
+            "tags",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "index": {"help_text": "the window's number, from 0 (its keyframe and heat maps)"},
+            "shot_number": {"help_text": "the detected shot it belongs to, from 0"},
+            "cut_probability": {
+                "help_text": "the shot detector's peak at the cut that starts the shot (on its "
+                "first window; null on the others and on the first shot)"
+            },
+            "caption": {"help_text": "the keyframe's caption (untrusted text)"},
+        }
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_keyframe_url(self, shot: Shot) -> str | None:
+        if not shot.keyframe:
+            return None
+        return _absolute(self, reverse("media:keyframe", args=[shot.item_id, shot.index]))
+
+    @extend_schema_field(ShotTagSerializer(many=True))
+    def get_tags(self, shot: Shot) -> list[dict]:
+        out = []
+        for t in shot.tags or []:
+            try:
+                cid, score = int(t["concept_id"]), float(t["score"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            url = reverse("media:shot-tag-heatmap", args=[shot.item_id, shot.index, cid])
+            out.append(
+                {
+                    "concept_id": cid,
+                    "name": str(t.get("name", "")),
+                    "score": score,
+                    "heatmap_url": _absolute(self, url),
+                }
+            )
+        return out
+
+
+class VideoShots(VideoOnly, serializers.ListField):
+    def get_attribute(self, instance):
+        super().get_attribute(instance)  # skipped for an image
+        return list(instance.shots.all())
+
+
+class TagInstanceSerializer(serializers.Serializer):
+    start = serializers.FloatField(help_text="seconds")
+    end = serializers.FloatField(help_text="seconds")
+    confidence = serializers.FloatField()
+    shot = serializers.IntegerField(help_text="the window that shows it best (its index)")
+    keyframe_s = serializers.FloatField(allow_null=True, help_text="that window's keyframe time")
+    keyframe_url = serializers.URLField()
+    heatmap_url = serializers.URLField(help_text="that keyframe with the tag's heat map")
+
+
+class TagInstances(VideoOnly, serializers.ListField):
+    """A video's tag: where it is seen, each range with the keyframe that is its evidence."""
+
+    def get_attribute(self, tag: Tag):
+        super().get_attribute(tag)  # skipped for an image's tag
+        out = []
+        for entry in tag.instances or []:
+            span = video_presenters.span_of(entry)
+            try:
+                shot = int(entry["shot"])
+                confidence = float(entry.get("confidence", tag.score))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if span is None:
+                continue
+            keyframe_s = entry.get("keyframe_s")
+            out.append(
+                {
+                    "start": span[0],
+                    "end": span[1],
+                    "confidence": confidence,
+                    "shot": shot,
+                    "keyframe_s": keyframe_s if isinstance(keyframe_s, (int, float)) else None,
+                    "keyframe_url": _absolute(
+                        self, reverse("media:keyframe", args=[tag.item_id, shot])
+                    ),
+                    "heatmap_url": _absolute(
+                        self,
+                        reverse("media:shot-tag-heatmap", args=[tag.item_id, shot, tag.concept_id]),
+                    ),
+                }
+            )
+        return out
+
+
 class TagSerializer(serializers.ModelSerializer):
     heatmap_url = serializers.SerializerMethodField()
+    instances = TagInstances(
+        child=TagInstanceSerializer(),
+        required=False,
+        help_text="video only: the time ranges where the tag is seen",
+    )
 
     class Meta:
         model = Tag
@@ -32,6 +204,7 @@ class TagSerializer(serializers.ModelSerializer):
             "justification",
             "contributing_concepts",
             "faithfulness",
+            "instances",
         ]
         read_only_fields = fields
 
@@ -111,13 +284,25 @@ class MediaBriefSerializer(serializers.ModelSerializer):
         return _absolute(self, reverse("media:thumbnail", args=[item.pk]))
 
 
-class TextLineSerializer(serializers.Serializer):
+class TimedSerializer(serializers.Serializer):
+    """A video's read line or detection carries the window it was found on."""
+
+    start = serializers.FloatField(required=False, help_text="video only: its window's start (s)")
+    end = serializers.FloatField(required=False, help_text="video only: its window's end (s)")
+    shot = serializers.IntegerField(required=False, help_text="video only: the window's index")
+
+
+class TextLineSerializer(TimedSerializer):
+    """A line of read text with its box (a video's also with its window's time range)."""
+
     text = serializers.CharField(help_text="what OCR read (untrusted text)")
     box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
     score = serializers.FloatField()
 
 
-class DetectionSerializer(serializers.Serializer):
+class DetectionSerializer(TimedSerializer):
+    """A sensitive-content detection with its box (a video's also with its window's range)."""
+
     label = serializers.CharField(help_text="NudeNet label, e.g. FACE_FEMALE")
     box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
     score = serializers.FloatField()
@@ -129,6 +314,30 @@ class MediaDetailSerializer(MediaBriefSerializer):
     caption = serializers.SerializerMethodField()
     text_lines = TextLineSerializer(many=True, read_only=True)
     nsfw = DetectionSerializer(many=True, read_only=True)
+    # a video's (left out of an image's response)
+    duration_s = VideoFloat(required=False, allow_null=True, help_text="video only: seconds")
+    fps = VideoFloat(required=False, allow_null=True, help_text="video only: mean frame rate")
+    frame_count = VideoInteger(required=False, allow_null=True, help_text="video only")
+    proxy_url = VideoLink(
+        "media:proxy",
+        playable=True,
+        help_text="video only: what a browser plays (range requests), the browser-playable "
+        "copy or the original when it plays as it is; null until the analysis made it",
+    )
+    chapters_url = VideoLink(
+        "media:chapters", help_text="video only: WebVTT chapters, one cue per detected shot"
+    )
+    metadata_url = VideoLink(
+        "media:metadata", help_text="video only: WebVTT metadata, one JSON cue per tag range"
+    )
+    progress = VideoProgress(
+        required=False, allow_null=True, help_text="video only: the analysis' stage, while it runs"
+    )
+    shots = VideoShots(
+        child=ShotSerializer(),
+        required=False,
+        help_text="video only: its analysis windows in order, each with its keyframe and tags",
+    )
 
     class Meta(MediaBriefSerializer.Meta):
         fields = [
@@ -144,6 +353,14 @@ class MediaDetailSerializer(MediaBriefSerializer):
             "caption",
             "text_lines",
             "nsfw",
+            "duration_s",
+            "fps",
+            "frame_count",
+            "proxy_url",
+            "chapters_url",
+            "metadata_url",
+            "progress",
+            "shots",
         ]
         read_only_fields = fields
 

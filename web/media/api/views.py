@@ -63,7 +63,7 @@ class MediaViewSet(
     def get_queryset(self):
         items = MediaItem.objects.visible_to(self.request.user).select_related("owner")
         if self.action == "retrieve":
-            items = items.prefetch_related("tags")
+            items = items.prefetch_related("tags", "shots")
         return items
 
     def get_serializer_class(self):
@@ -74,7 +74,8 @@ class MediaViewSet(
         responses={201: MediaDetailSerializer},
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
-        max_bytes = get_settings().max_upload_bytes
+        cfg = get_settings()
+        max_bytes = max(cfg.max_upload_bytes, cfg.max_video_bytes)  # the kind is known later
         body_bytes = _content_length(request)
         if body_bytes > max_bytes + UPLOAD_OVERHEAD_BYTES:  # refused unread, its size named
             raise imaging.too_large(max_bytes, body_bytes)

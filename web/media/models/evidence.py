@@ -27,6 +27,11 @@ class Tag(models.Model):
         help_text="before/after masking the region; deletion/insertion AUCs when measured",
     )
     rank = models.PositiveSmallIntegerField()
+    instances = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="video: where it is seen, [{start, end, confidence, shot, keyframe}]",
+    )
 
     class Meta:
         ordering = ["item", "rank"]

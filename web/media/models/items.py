@@ -19,6 +19,11 @@ def thumbnail_path(instance: MediaItem, filename: str) -> str:
     return f"thumbnails/{uuid.uuid4().hex}.jpg"
 
 
+def proxy_path(instance: MediaItem, filename: str) -> str:
+    ext = PurePosixPath(filename).suffix.lower().lstrip(".") or "mp4"
+    return f"proxies/{uuid.uuid4().hex}.{ext}"
+
+
 class MediaQuerySet(models.QuerySet):
     def visible_to(self, user) -> MediaQuerySet:
         """Items ``user`` may see: their own and everyone's public items. Nothing if anonymous.
@@ -42,6 +47,7 @@ class MediaItem(models.Model):
 
     class Kind(models.TextChoices):
         IMAGE = "image"
+        VIDEO = "video"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -96,6 +102,18 @@ class MediaItem(models.Model):
         blank=True,
         help_text="[{start, end, kind, label, boxes, concept_ids, line}] over caption",
     )
+    # Video only (``shots`` hold the per-shot evidence)
+    duration_s = models.FloatField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True, help_text="the stream's mean frame rate")
+    frame_count = models.PositiveIntegerField(null=True, blank=True)
+    variable_frame_rate = models.BooleanField(default=False)
+    proxy = models.FileField(
+        upload_to=proxy_path, max_length=255, blank=True, help_text="browser-playable copy"
+    )
+    proxy_mime = models.CharField(max_length=64, blank=True)
+    progress = models.JSONField(
+        default=dict, blank=True, help_text='while analysing: {"stage", "done", "total"}'
+    )
 
     objects = MediaQuerySet.as_manager()
 
@@ -117,6 +135,10 @@ class MediaItem(models.Model):
             and self.lease_expires is not None
             and self.lease_expires < now
         )
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == self.Kind.VIDEO
 
     @property
     def is_pending(self) -> bool:

@@ -71,6 +71,33 @@ class ChannelSerializer(serializers.Serializer):
     boxes = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
 
 
+class MomentSerializer(serializers.Serializer):
+    """Where in a video the query matches: a window of a shot, explained like a result."""
+
+    shot = serializers.IntegerField(help_text="the window's number (GET /media/{id}/ shots)")
+    start_s = serializers.FloatField()
+    end_s = serializers.FloatField()
+    relevance = serializers.FloatField()
+    score = serializers.FloatField(help_text="the semantic cosine")
+    channels = ChannelSerializer(many=True)
+    contributions = ContributionSerializer(many=True)
+    contributions_text = serializers.CharField()
+    heatmap_url = serializers.SerializerMethodField(help_text="its keyframe with the heat map")
+    justification = serializers.CharField()
+    url = serializers.SerializerMethodField(help_text="the item page, playing from the moment")
+
+    def get_heatmap_url(self, m) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(m.heatmap_url) if request else m.heatmap_url
+
+    def get_url(self, m) -> str:
+        from django.urls import reverse
+
+        path = f"{reverse('media:detail', args=[m.item.pk])}#t={m.start_s:g}"
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
 class ResultSerializer(serializers.Serializer):
     item = MediaBriefSerializer()
     relevance = serializers.FloatField(
@@ -88,6 +115,9 @@ class ResultSerializer(serializers.Serializer):
     unmatched_words = serializers.ListField(child=serializers.CharField())
     duplicates = MediaBriefSerializer(many=True, help_text="near-duplicates grouped here")
     appearance = serializers.FloatField(allow_null=True)
+    moments = MomentSerializer(
+        many=True, help_text="a video's best-matching moments, best first (empty for an image)"
+    )
 
     def get_heatmap_url(self, result) -> str:
         request = self.context.get("request")

@@ -1,4 +1,5 @@
-// Glassbox UI: upload progress, live status badges, overlay toggles, caption evidence.
+// Glassbox UI: upload progress, live status badges and a video's analysis progress, overlay
+// toggles, caption evidence.
 // Untrusted text (titles, reasons, problem details) is only ever set with textContent.
 (function () {
   "use strict";
@@ -71,6 +72,21 @@
     });
   }
 
+  // A video's analysis progress ("keyframes 12 / 40"), from the item API's progress field.
+  function setProgress(id, progress) {
+    document.querySelectorAll('[data-progress-for="' + id + '"]').forEach(function (line) {
+      if (!progress) return;
+      const text = line.querySelector(".progress-text");
+      if (text) text.textContent = progress.stage + " " + progress.done + " / " + progress.total;
+      const bar = line.querySelector("progress");
+      if (bar) {
+        bar.max = Math.max(1, Number(progress.total) || 0);
+        bar.value = Math.max(0, Number(progress.done) || 0);
+      }
+      line.hidden = false;
+    });
+  }
+
   function setupLibraryPolling() {
     const grid = document.getElementById("library");
     if (!grid) return;
@@ -108,6 +124,7 @@
         .then(function (data) {
           if (!data) return setTimeout(poll, 1500);
           setBadge(data.id, data.status);
+          setProgress(data.id, data.progress);
           if (data.status === "ready" || data.status === "failed") {
             window.location.reload(); // tags, overlays and the retry button come with the page
           } else {

@@ -116,9 +116,17 @@ class MediaIndex(CollectionConnection):
             self._call(lambda c: c.upsert(self.collection, data, timeout=self.timeout))
 
     def delete(self, ids: Iterable[int]) -> None:
-        keys = [int(i) for i in ids]
+        """Remove items: their own rows and, for a video, every shot row."""
+        keys = sorted({int(i) for i in ids})
         if keys:
-            self._call(lambda c: c.delete(self.collection, ids=keys, timeout=self.timeout))
+            expr = f"item_id in {keys}"
+            self._call(lambda c: c.delete(self.collection, filter=expr, timeout=self.timeout))
+
+    def delete_shots_from(self, item_id: int, first: int) -> None:
+        """Remove a video's shot rows numbered ``first`` and above (after a re-analysis that
+        found fewer shots)."""
+        expr = f"item_id == {int(item_id)} and shot >= {int(first)}"
+        self._call(lambda c: c.delete(self.collection, filter=expr, timeout=self.timeout))
 
     def set_visibility(self, item_id: int, is_public: bool) -> bool:
         """Change one row's visibility; False if the row is not indexed.
@@ -219,22 +227,32 @@ class MediaIndex(CollectionConnection):
         return {int(r["id"]): np.asarray(r[field], dtype=np.float32) for r in rows}
 
     def all_ids(self, batch: int = ID_BATCH) -> list[int]:
-        """Every id in the collection (read through a query iterator, ``batch`` at a time):
-        what the consistency check compares with the database."""
+        """The id of every item row (shot rows aside), read through a query iterator,
+        ``batch`` at a time: what the consistency check compares with the database."""
+        return sorted(self._iterate("id >= 0", "id", batch))
 
+    def shot_item_ids(self, batch: int = ID_BATCH) -> set[int]:
+        """The items that have shot rows (their videos)."""
+        return set(self._iterate("id < 0", "item_id", batch))
+
+    def _iterate(self, expr: str, field: str, batch: int) -> list[int]:
         def run(client: MilvusClient) -> list[int]:
             it = client.query_iterator(
-                self.collection, batch_size=batch, output_fields=["id"], timeout=self.timeout
+                self.collection,
+                batch_size=batch,
+                filter=expr,
+                output_fields=[field],
+                timeout=self.timeout,
             )
-            ids: list[int] = []
+            values: list[int] = []
             try:
                 while rows := it.next():
-                    ids += [int(r["id"]) for r in rows]
+                    values += [int(r[field]) for r in rows]
             finally:
                 it.close()
-            return ids
+            return values
 
-        return sorted(self._call(run))
+        return self._call(run)
 
     def filter_fields(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """The stored filter fields (owner, visibility, kind, flag, date, tags) by id."""

@@ -8,7 +8,9 @@ One row holds four searchable channels:
   sparse vectors by a schema function, for the lexical channels.
 
 Rows are keyed by the database's ``MediaItem`` primary key, so writing an item twice (a
-retried task) replaces it.
+retried task) replaces it. A video also has one row per shot, beside its item row, with the
+same privacy and filter fields: its key is ``shot_row_id(item, shot)`` (negative, so it never
+meets an item's key), and ``item_id``, ``shot``, ``start_s`` and ``end_s`` say where it is.
 """
 
 from __future__ import annotations
@@ -22,17 +24,20 @@ import numpy as np
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
-SCHEMA_VERSION = 3  # bump when the fields change; an older collection must be rebuilt
+SCHEMA_VERSION = 4  # bump when the fields change; an older collection must be rebuilt
 VECTOR_FIELDS = ("semantic", "appearance")
 TEXT_FIELDS = ("caption", "ocr")
 # the fields an older schema lacks: a collection without one of them must be rebuilt
-REQUIRED_FIELDS = frozenset({"semantic", "appearance", "tag_ids", "flagged", "caption", "ocr"})
+REQUIRED_FIELDS = frozenset(
+    {"semantic", "appearance", "tag_ids", "flagged", "caption", "ocr", "item_id", "shot"}
+)
+SHOT_SLOTS = 100_000  # shots a video may have in the index
 MAX_TAGS = 64  # concept ids per row (tags and their broader concepts)
 TAG_IDS_LENGTH = 1 + MAX_TAGS * 12  # " 12 345 ... " with room for any int64 id
 MAX_TEXT = 4000  # characters of stems per text channel
 MAX_KIND = 16  # characters of a row's kind
 INDEX_TYPES = ("FLAT", "HNSW")
-_SCALAR_INDEXED = ("owner_id", "created", "kind", "is_public", "flagged")
+_SCALAR_INDEXED = ("owner_id", "created", "kind", "is_public", "flagged", "item_id")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,25 @@ class IndexRow:
     tags: Sequence[int] = ()  # concept ids: the item's tags and their broader concepts
     caption: str = ""  # stems (glassbox.retrieval.lexical.index_text)
     ocr: str = ""
+    item_id: int | None = None  # a shot's video (None: the row is the item's own, ``id``)
+    shot: int = -1  # the shot's number; -1 for an item's own row
+    start_s: float = 0.0  # a shot's time range in its video
+    end_s: float = 0.0
+
+
+def shot_row_id(item_id: int, shot: int) -> int:
+    """The key of a video's shot row: negative, unique per (item, shot)."""
+    if not 0 <= shot < SHOT_SLOTS:
+        raise ValueError(f"a video has at most {SHOT_SLOTS} shots in the index")
+    return -(int(item_id) * SHOT_SLOTS + int(shot) + 1)
+
+
+def item_of(row_id: int) -> tuple[int, int]:
+    """(item id, shot number) of a row key; shot -1 for an item's own row."""
+    if row_id >= 0:
+        return int(row_id), -1
+    n = -int(row_id) - 1
+    return n // SHOT_SLOTS, n % SHOT_SLOTS
 
 
 def build_schema(dim: int, appearance_dim: int) -> Any:
@@ -58,6 +82,10 @@ def build_schema(dim: int, appearance_dim: int) -> Any:
         auto_id=False, enable_dynamic_field=False, description=f"glassbox v{SCHEMA_VERSION}"
     )
     schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("item_id", DataType.INT64)
+    schema.add_field("shot", DataType.INT32)
+    schema.add_field("start_s", DataType.FLOAT)
+    schema.add_field("end_s", DataType.FLOAT)
     schema.add_field("semantic", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("appearance", DataType.FLOAT_VECTOR, dim=appearance_dim)
     # The partition key groups each owner's rows, so "mine" reads only their partition.
@@ -141,6 +169,10 @@ def row_fields(row: IndexRow, dim: int, appearance_dim: int) -> dict[str, Any]:
     )
     return {
         "id": int(row.id),
+        "item_id": int(row.id if row.item_id is None else row.item_id),
+        "shot": int(row.shot),
+        "start_s": float(row.start_s),
+        "end_s": float(row.end_s),
         "semantic": as_vector(row.vector, dim),
         "appearance": as_vector(appearance, appearance_dim),
         **filter_values(row),

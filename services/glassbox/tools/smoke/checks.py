@@ -5,7 +5,10 @@
 - ``text_embedding``: a few sentences, against MiniLM from the model repository, and a
   non-UTF-8 request refused beside a good one;
 - ``ocr``: "GLASSBOX 2026" rendered with Pillow, against ``glassbox.nn.ocr``;
-- ``nsfw_detector``: the dog photo (safe), against ``glassbox.nn.nsfw``.
+- ``nsfw_detector``: the dog photo (safe), against ``glassbox.nn.nsfw``;
+- ``shot_boundaries``: a synthetic clip with one hard cut, in TransNetV2's windows, against
+  ``glassbox.nn.transnet`` with the repository's weights, and a window of the wrong length
+  refused beside a good one.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from tritonclient.utils import InferenceServerException
 from glassbox.concepts import ConceptBank
 from glassbox.evidence_types import to_fractions
 from glassbox.media.imaging import decode_rgb, model_input
-from glassbox.tools.smoke.images import DOG_PHOTO, SMOKE_TEXT, load_rgb, render_text
+from glassbox.tools.smoke.images import DOG_PHOTO, SMOKE_TEXT, cut_clip, load_rgb, render_text
+from glassbox.video.windows import stitch, windows
 
 DOG_CLASSES = range(151, 269)  # ImageNet-1k's dog breeds, torchvision order
 IMAGE_OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
@@ -36,6 +40,9 @@ COSINE_MIN = 0.999
 EXPOSED_MAX = 0.5  # a safe photo may have no *_EXPOSED detection scoring this or more
 BOX_ATOL = 0.01  # served boxes (fractions) vs local boxes
 SCORE_ATOL = 1e-3
+CUT_FRAME = 60  # cut_clip()'s first frame of the second shot
+CUT_TOLERANCE = 2  # frames
+PROB_ATOL = 1e-4  # served cut probabilities vs local
 
 
 class Report:
@@ -196,9 +203,65 @@ def check_nsfw_detector(client, repo: Path, report: Report) -> None:
     report.check(served["LABELS"].shape == (32,), f"padded to 32 ({served['LABELS'].shape})")
 
 
+def _infer_windows(client, batch: np.ndarray):
+    inp = httpclient.InferInput("FRAMES", list(batch.shape), "UINT8")
+    inp.set_data_from_numpy(np.ascontiguousarray(batch))
+    return inp, [httpclient.InferRequestedOutput("CUT_PROBABILITIES")]
+
+
+def check_shot_boundaries(client, repo: Path, report: Report) -> None:
+    from glassbox.nn.transnet import WEIGHTS_FILE, ShotNet
+
+    print("shot_boundaries")
+    clip = cut_clip(CUT_FRAME, 60)
+    batch, plan = windows(clip)
+    batch = np.ascontiguousarray(batch)
+    inp, outs = _infer_windows(client, batch)
+    t0 = time.perf_counter()
+    served = client.infer("shot_boundaries", [inp], outputs=outs).as_numpy("CUT_PROBABILITIES")
+    elapsed = (time.perf_counter() - t0) * 1000
+    report.check(served.shape == (plan.windows, 100), f"one row of 100 a window {served.shape}")
+    if served.shape != (plan.windows, 100):
+        return
+    local = ShotNet(repo / "shot_boundaries" / "1" / WEIGHTS_FILE).run(batch)
+    diff = float(np.abs(served - local).max())
+    probs = stitch(plan, served)
+    peak = int(probs.argmax())
+    away = np.abs(np.arange(len(probs)) - CUT_FRAME) > CUT_TOLERANCE + 1
+    print(
+        f"  {len(clip)} frames, {plan.windows} windows: peak {probs[peak]:.3f} at frame {peak}, "
+        f"{elapsed:.0f} ms ({elapsed / plan.windows:.0f} ms a window)"
+    )
+    report.check(diff <= PROB_ATOL, f"probabilities match the local network ({diff:.1e})")
+    report.check(
+        abs(peak - CUT_FRAME) <= CUT_TOLERANCE and probs[peak] > 0.5,
+        f"the hard cut before frame {CUT_FRAME} peaks within {CUT_TOLERANCE} frames, above 0.5",
+    )
+    report.check(
+        float(probs[away].max()) < 0.5, f"no other frame above 0.5 (max {probs[away].max():.3f})"
+    )
+
+    bad, bad_outs = _infer_windows(client, batch[:1, :50])
+    good, good_outs = _infer_windows(client, batch[:1])
+    pending = [
+        client.async_infer("shot_boundaries", [bad], outputs=bad_outs),
+        client.async_infer("shot_boundaries", [good], outputs=good_outs),
+    ]
+    try:
+        pending[0].get_result()
+        rejected = False
+    except InferenceServerException:
+        rejected = True
+    report.check(rejected, "a window of 50 frames gets its own error")
+    again = pending[1].get_result().as_numpy("CUT_PROBABILITIES")
+    same = float(np.abs(again[0] - served[0]).max()) <= PROB_ATOL
+    report.check(same, "the request beside it still succeeds")
+
+
 CHECKS: dict[str, Callable[..., None]] = {
     "image_concepts": check_image_concepts,
     "text_embedding": check_text_embedding,
     "ocr": check_ocr,
     "nsfw_detector": check_nsfw_detector,
+    "shot_boundaries": check_shot_boundaries,
 }

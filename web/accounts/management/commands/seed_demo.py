@@ -1,4 +1,4 @@
-"""Create the demo user, an admin, and upload sample images the way the UI does.
+"""Create the demo user, an admin, and upload sample images and videos the way the UI does.
 
     manage.py seed_demo /usr/share/darknet/data/{dog,eagle,giraffe}.jpg
 
@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from glassbox.media.imaging import InvalidMedia
 from media.actions import commands
@@ -22,10 +22,10 @@ DEFAULT_PASSWORD = "glassbox-demo"
 
 
 class Command(BaseCommand):
-    help = "Create the demo and admin users and upload sample images as the demo user."
+    help = "Create the demo and admin users and upload sample images and videos as the demo user."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("paths", nargs="*", type=Path, help="image files to upload")
+        parser.add_argument("paths", nargs="*", type=Path, help="image or video files to upload")
         parser.add_argument(
             "--visibility", choices=MediaItem.Visibility.values, default=MediaItem.Visibility.PUBLIC
         )
@@ -41,9 +41,11 @@ class Command(BaseCommand):
                 continue
             if not path.is_file():
                 raise CommandError(f"{path} is not a file")
-            upload = SimpleUploadedFile(path.name, path.read_bytes())
             try:
-                item = commands.create_media(demo, upload, title, visibility)
+                with path.open("rb") as fh:  # streamed: a video is never read whole
+                    upload = File(fh, name=path.name)
+                    upload.size = path.stat().st_size
+                    item = commands.create_media(demo, upload, title, visibility)
             except InvalidMedia as exc:
                 raise CommandError(f"{path}: {exc.detail}") from exc
             self.stdout.write(f"uploaded {path} as media {item.pk} ({item.status})")

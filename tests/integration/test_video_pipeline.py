@@ -102,7 +102,7 @@ def test_megamind_is_cut_where_its_shots_change_and_explained_in_time(member, ce
     body = wait_settled(client, item_id)
     assert body["status"] == "ready", body.get("failure_reason")
     item = MediaItem.objects.get(pk=item_id)
-    assert item.kind == "video" and abs(item.duration_s - 11.3) < 0.3 and item.fps == 24
+    assert item.kind == "video" and abs(item.duration_s - 11.3) < 0.3 and abs(item.fps - 24) < 0.1
     cuts = [s.start_s for s in item.shots.order_by("index") if s.cut_probability is not None]
     assert len(cuts) == len(MEGAMIND_CUTS_S), cuts
     for found, true in zip(cuts, MEGAMIND_CUTS_S, strict=True):

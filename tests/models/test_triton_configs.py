@@ -78,6 +78,6 @@ def test_config_declares_the_contract_tensors(model):
 
 
 def test_the_clip_profile_serves_the_offline_evidence_models_unchanged():
-    for model in ("ocr", "nsfw_detector"):
+    for model in ("ocr", "nsfw_detector", "shot_boundaries"):
         clip = ROOT / "model_repository_clip" / model
         assert clip.resolve() == (ROOT / "model_repository" / model).resolve()

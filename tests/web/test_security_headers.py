@@ -76,7 +76,9 @@ STYLE_BLOCK = re.compile(r"<style\b", re.IGNORECASE)
 
 
 def test_the_scan_finds_the_templates_and_what_it_looks_for():
-    assert {"base.html", "detail.html", "search.html", "login.html"} <= {t.name for t in TEMPLATES}
+    names = {t.name for t in TEMPLATES}
+    assert {"base.html", "detail.html", "search.html", "login.html"} <= names
+    assert {"_video.html", "_range.html"} <= names  # a video's player and timeline
     assert INLINE_SCRIPT.search("<script>alert(1)</script>")
     assert INLINE_SCRIPT.search('<script type="module">x()</script>')
     assert not INLINE_SCRIPT.search('<script src="/static/a.js" defer></script>')
@@ -138,6 +140,19 @@ def test_rendered_pages_have_no_inline_code(alice_web, make_item, fake_services)
         assert response.status_code == 200, url
         assert blocked(response.content.decode()) == [], url
     assert 'style="left:' in alice_web.get(reverse("media:detail", args=[item.pk])).content.decode()
+
+
+def test_a_video_page_has_no_inline_code(alice_web, alice):
+    from .test_video_views import make_video
+
+    playing = make_video(alice)
+    pending = make_video(alice, status="processing", proxy=False, proxy_mime="")
+    for video, shown in ((playing, "<video"), (pending, 'data-testid="no-player"')):
+        response = alice_web.get(reverse("media:detail", args=[video.pk]))
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert blocked(html) == [] and shown in html
+        assert '<script src="/static/glassbox/player.js" defer></script>' in html
 
 
 def test_the_admin_renders_without_inline_code(admin_client):

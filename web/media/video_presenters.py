@@ -259,6 +259,18 @@ def video_view(item: MediaItem) -> dict:
             item.nsfw, "flag", duration, keyframe_url, threshold=get_settings().nsfw_threshold
         ),
         "progress": progress_view(item),
+        "windows": [
+            {
+                "index": r.index,
+                "span": timeline.format_span(r.start_s, r.end_s),
+                "start": _seconds(r.start_s),
+                "caption": r.caption,
+                "keyframe_url": keyframe_url(r.index),
+                "similar_url": f"{reverse('search:search')}?similar={item.pk}&shot={r.index}",
+            }
+            for r in rows
+            if r.analyzed_at is not None
+        ],
     }
 
 

@@ -146,10 +146,18 @@ def similar(
     records = [r for r in hydrate(user, ids) if r.id != exclude]
     clock.lap("hydrate")
 
+    candidates = [scoring.score_similar(r, source) for r in records]
+    videos = [c for c in candidates if getattr(c.record.item, "is_video", False)]
+    if videos:  # similar shots: a video is as similar as its most similar window
+        moments = moment_records([c.record.item for c in videos])
+        for c in videos:
+            scoring.with_moments(
+                c, [scoring.score_similar(m, source) for m in moments[c.record.id]]
+            )
     page = _ranked_page(
         "similar",
         source.description,
-        [scoring.score_similar(r, source) for r in records],
+        candidates,
         lambda c: explanation.explain_similar(source, c, bank),
         options,
         relevance.SIMILAR_CUTOFF,

@@ -152,6 +152,33 @@ def source_from_item(user, item_id: int) -> Source:
     )
 
 
+def source_from_shot(user, item_id: int, shot: int) -> Source:
+    """ "Find similar" from one window of a video ``user`` may see (else ``SourceNotFound``):
+    its keyframe's vectors and concepts."""
+    item = (
+        MediaItem.objects.visible_to(user)
+        .filter(pk=item_id, status=MediaItem.Status.READY, kind=MediaItem.Kind.VIDEO)
+        .first()
+    )
+    row = (
+        Shot.objects.filter(item=item, index=shot, analyzed_at__isnull=False).first()
+        if item is not None
+        else None
+    )
+    if row is None:
+        raise SourceNotFound(
+            "no analysed shot with this number in a video visible to you", field="shot"
+        )
+    return Source(
+        description=f"{item.title or f'item {item.pk}'}, {row.start_s:.1f}–{row.end_s:.1f} s",
+        semantic=row.vector_array().astype(np.float32),
+        appearance=row.appearance_array(),
+        concept_ids=[int(c) for c in row.concept_ids],
+        weights=[float(w) for w in row.weights],
+        item=item,
+    )
+
+
 def source_from_upload(data: bytes, name: str = "") -> Source:
     """Analyse an uploaded image for a query (concepts and appearance only: no OCR, no NSFW, no
     faithfulness). Raises ``imaging.InvalidMedia`` with the same checks as uploads."""

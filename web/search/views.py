@@ -35,6 +35,12 @@ def search_page(request: HttpRequest) -> HttpResponse:
     def run(options: SearchOptions) -> tuple[engine.SearchPage, dict | None]:
         if similar_to:
             item_id = _item_id(similar_to)
+            shot = params.get("shot")
+            if shot:  # a moment of a video: similar shots and images
+                number = _shot(shot)
+                source = records.source_from_shot(request.user, item_id, number)
+                base = {"similar": str(item_id), "shot": str(number)}
+                return engine.similar(request.user, source, options), base
             source = records.source_from_item(request.user, item_id)
             return engine.similar(request.user, source, options), {"similar": str(item_id)}
         page = engine.search(request.user, raw_q, options)
@@ -75,6 +81,16 @@ def _searched(request: HttpRequest, params, run, what: str) -> HttpResponse:
         logger.warning("%s unavailable: %s", what, exc)
         context["error"], status = UNAVAILABLE, 503
     return render(request, "search/search.html", context, status=status)
+
+
+def _shot(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SearchQueryError("shot must be a shot number (0 or more)", field="shot")
+    return value
 
 
 def _item_id(raw: str) -> int:

@@ -93,7 +93,7 @@ class MomentSerializer(serializers.Serializer):
     def get_url(self, m) -> str:
         from django.urls import reverse
 
-        path = f"{reverse('media:detail', args=[m.item.pk])}#t={m.start_s:g}"
+        path = f"{reverse('media:detail', args=[m.item.pk])}#t={round(m.start_s, 3):g}"
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 

@@ -50,18 +50,45 @@ class SearchView(APIView):
         )
 
 
+SHOT_PARAMETER = OpenApiParameter(
+    "shot",
+    int,
+    description="a window of the video (its number in GET /media/{id}/ shots): find what "
+    "looks like that moment",
+    required=False,
+)
+
+
+def _shot_number(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SearchQueryError("shot must be a shot number (0 or more)", field="shot")
+    return value
+
+
 class SimilarView(APIView):
-    """Items that look like item ``pk`` or show the same concepts, explained."""
+    """Items that look like item ``pk`` or show the same concepts, explained; with ``shot``,
+    like that window of the video ``pk`` (similar shots and images)."""
 
     @extend_schema(
-        parameters=[SearchOptionsSerializer, DATE_FROM_ALIAS],
+        parameters=[SearchOptionsSerializer, DATE_FROM_ALIAS, SHOT_PARAMETER],
         responses={200: SearchResponseSerializer, **problems(503)},
     )
     def get(self, request: Request, pk: int) -> Response:
         params = request.query_params
 
         def run():
-            source = records.source_from_item(request.user, pk)
+            shot = _shot_number(params.get("shot"))
+            source = (
+                records.source_from_item(request.user, pk)
+                if shot is None
+                else records.source_from_shot(request.user, pk, shot)
+            )
             return engine.similar(request.user, source, parse_options(params))
 
         return _answer(request, run)

@@ -38,18 +38,18 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "infra"), str(REPO / "services")]
+sys.path[:0] = [str(REPO / "infra"), str(REPO / "services"), str(REPO)]
 
 from glassbox.config import get_settings  # noqa: E402
 from glassbox_launch.process import start, stop  # noqa: E402
 from glassbox_launch.stack import Ports, Stack  # noqa: E402
 
+from tests.support.edited_clips import render_set  # noqa: E402
+
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 DEFAULT_VIDEOS = [OPENCV_DATA / "Megamind.avi", OPENCV_DATA / "vtest.avi"]
 PHOTOS = sorted(Path("/usr/share/darknet/data").glob("*.jpg"))
 BENCH_PORTS = Ports(redis=26390, triton=28110, milvus=28540, web=28010)
-RENDER_FPS = 24
-RENDER_SIZE = (320, 240)
 
 
 def timed(fn, *args, **kwargs):
@@ -138,54 +138,6 @@ def _jpeg(rgb: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def render_set(n: int, seed: int = 7) -> list[tuple[np.ndarray, list[int]]]:
-    """``n`` clips of 4-6 shots of the sample photos (with a slow zoom, so a shot is not a
-    still), hard cuts and one 12-frame cross-fade each; returns (frames [N,27,48,3] at the
-    detector's size, and full-size frames are not needed) with the true cut frames (the
-    first frame of each new shot; the middle of a cross-fade)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    pictures = [np.asarray(Image.open(p).convert("RGB").resize(RENDER_SIZE)) for p in PHOTOS]
-    clips = []
-    for _ in range(n):
-        order = rng.permutation(len(pictures))[: rng.integers(4, 7)]
-        lengths = rng.integers(30, 90, size=len(order))
-        fade_at = int(rng.integers(1, len(order)))
-        frames, cuts = [], []
-        for k, (pic, length) in enumerate(zip(order, lengths, strict=True)):
-            shot = [_zoom(pictures[pic], i / max(length - 1, 1)) for i in range(length)]
-            if k == fade_at:  # cross-fade from the previous shot over 12 frames
-                prev = frames[-12:]
-                del frames[-12:]
-                for j, a in enumerate(prev):
-                    w = (j + 1) / 13
-                    frames.append((a * (1 - w) + shot[j] * w).astype(np.uint8))
-                cuts.append(len(frames) - 6)
-                frames.extend(shot[12:])
-                continue
-            if k:
-                cuts.append(len(frames))
-            frames.extend(shot)
-        clips.append((np.stack([_small(f) for f in frames]), cuts))
-    return clips
-
-
-def _zoom(img: np.ndarray, t: float) -> np.ndarray:
-    h, w = img.shape[:2]
-    m = int(0.08 * t * min(h, w))
-    from PIL import Image
-
-    crop = img[m : h - m or h, m : w - m or w]
-    return np.asarray(Image.fromarray(crop).resize((w, h)))
-
-
-def _small(img: np.ndarray) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(img).resize((48, 27), Image.BICUBIC))
-
-
 def shot_detection(clips, client) -> list[tuple[str, float, float, float, float]]:
     from glassbox.video import shots as shot_maths
 
@@ -241,7 +193,7 @@ def main() -> int:
         index.ensure()
         client.cut_probabilities(np.zeros((100, 27, 48, 3), np.uint8))  # warm up
         results = [analyse_video(p, client, bank, cfg, index) for p in videos]
-        clips = render_set(args.rendered)
+        clips = render_set(PHOTOS, args.rendered)
         detection = shot_detection(clips, client)
     finally:
         for svc in reversed(services):

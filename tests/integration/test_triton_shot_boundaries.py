@@ -27,7 +27,8 @@ TOLERANCE_FRAMES = 2
 
 def small_frames(name: str) -> tuple[np.ndarray, np.ndarray, float]:
     """Every frame of a sample video as uint8 [n, 27, 48, 3], each frame's time (s), the fps."""
-    av = pytest.importorskip("av")
+    import av  # the app's environment has PyAV
+
     path = VIDEOS / name
     if not path.is_file():
         pytest.fail(f"{path} missing: run `infra/bin/setup --test` (Debian package opencv-doc)")
@@ -97,3 +98,27 @@ def test_concurrent_clips_are_answered_each_their_own(inference: InferenceClient
 def test_frames_of_the_wrong_size_are_a_request_error(inference: InferenceClient) -> None:
     with pytest.raises(InferenceError):
         inference.cut_probabilities(np.zeros((10, 54, 96, 3), np.uint8))
+
+
+def test_edited_clips_with_hard_cuts_and_a_cross_fade_are_cut_with_f1_at_least_0_9(
+    inference: InferenceClient, samples
+) -> None:
+    """The clips tests/support/edited_clips.py renders from the sample photos (hard cuts and
+    one 12-frame cross-fade each, at known frames): within two frames, F1 >= 0.9."""
+    from glassbox.video import shots as shot_maths
+    from tests.support.edited_clips import render_set
+
+    matched = found_total = true_total = 0
+    for frames, truth in render_set(sorted(samples.glob("*.jpg")), 4):
+        last = inference.cut_probabilities(frames).astype(np.float64)
+        # TransNetV2 marks the outgoing shot's last frame: the cut is the frame after it
+        found = [c.frame for c in shot_maths.detect_cuts(np.concatenate(([0.0], last[:-1])))]
+        score = shot_maths.f1_of_cuts(found, truth, tolerance_frames=2)
+        matched, found_total, true_total = (
+            matched + score.matched,
+            found_total + len(found),
+            true_total + len(truth),
+        )
+    precision, recall = matched / max(found_total, 1), matched / max(true_total, 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+    assert f1 >= 0.9, (precision, recall, matched, found_total, true_total)

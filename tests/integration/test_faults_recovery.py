@@ -261,3 +261,61 @@ def test_a_queued_item_whose_message_was_lost_is_sent_again(recovering, alice, s
     took = all_ready([item], READY_BOUND_S, "after its message was lost")
     report("lose a queued message", [item], time.monotonic() - lost, READY_BOUND_S)
     assert took < READY_BOUND_S
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killing_the_worker_mid_video_resumes_from_its_checkpoint_without_duplicates(
+    recovering, stack, alice
+) -> None:
+    """vtest.avi (80 s, one shot in 8 keyframe windows): the worker is killed after some
+    windows are analysed; the video completes once a worker is back, the windows analysed
+    before the kill are not analysed again, and no shot row or index row is duplicated."""
+    from pathlib import Path
+
+    from django.core.files import File
+    from media.models import Shot
+
+    path = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `infra/bin/setup --test` (Debian opencv-doc)")
+    with path.open("rb") as fh:
+        upload = File(fh, name=path.name)
+        upload.size = path.stat().st_size
+        item = commands.create_media(alice, upload, "vtest")
+
+    def some_windows_done() -> bool:
+        return Shot.objects.filter(item=item, analyzed_at__isnull=False).count() >= 2
+
+    wait_for(some_windows_done, 300, "two windows of the video to be analysed")
+    main = recovering.pid()
+    victims = [main, *pool_children(main)]
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not any(pid_alive(p) for p in victims), 10, "the worker to die")
+    done_before = dict(
+        Shot.objects.filter(item=item, analyzed_at__isnull=False).values_list(
+            "index", "analyzed_at"
+        )
+    )
+    windows_before = Shot.objects.filter(item=item).count()
+    stop(recovering, **QUIET)
+    start(recovering, **QUIET)
+    back = time.monotonic()
+    took = all_ready([item.pk], 600, "after the worker was killed mid-video")
+    report("kill -9 the worker mid-video", [item.pk], time.monotonic() - back, 600)
+    rows = list(Shot.objects.filter(item=item).order_by("index"))
+    assert len(rows) == windows_before and [r.index for r in rows] == list(range(len(rows)))
+    for index, stamp in done_before.items():  # checkpointed windows were not redone
+        assert rows[index].analyzed_at == stamp
+    index = fresh_index()
+    try:
+        index.flush()
+        stored = index._call(
+            lambda c: c.query(
+                index.collection, filter=f"item_id == {item.pk}", output_fields=["shot"]
+            )
+        )
+    finally:
+        index.close()
+    assert sorted(r["shot"] for r in stored) == [-1, *range(len(rows))]
+    assert took < 600

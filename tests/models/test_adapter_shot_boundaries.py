@@ -97,9 +97,32 @@ def test_shot_adapter_reads_its_thread_count_from_the_environment(
 ):
     import torch
 
-    monkeypatch.setenv("GLASSBOX_TORCH_THREADS", "1")
+    monkeypatch.setenv("GLASSBOX_TORCH_THREADS", "3")  # the image models' setting: not this
+    monkeypatch.setenv("GLASSBOX_SHOT_TORCH_THREADS", "1")
     load_adapter(MODEL, version_dir)
     assert torch.get_num_threads() == 1
+
+
+def test_shot_adapter_uses_two_threads_by_default_at_most_the_cpus(
+    pb_utils, version_dir, torch_threads, monkeypatch
+):
+    import os
+
+    import torch
+
+    monkeypatch.delenv("GLASSBOX_SHOT_TORCH_THREADS", raising=False)
+    monkeypatch.setenv("GLASSBOX_TORCH_THREADS", "1")
+    load_adapter(MODEL, version_dir)
+    assert torch.get_num_threads() == min(2, len(os.sched_getaffinity(0)))
+
+
+def test_a_bad_shot_thread_count_is_a_clear_error(monkeypatch):
+    from glassbox.config import ConfigError
+    from glassbox.nn import shot_threads
+
+    monkeypatch.setenv("GLASSBOX_SHOT_TORCH_THREADS", "zero")
+    with pytest.raises(ConfigError, match="GLASSBOX_SHOT_TORCH_THREADS"):
+        shot_threads()
 
 
 def test_shot_adapter_without_weights_names_the_package(pb_utils, tmp_path, torch_threads):

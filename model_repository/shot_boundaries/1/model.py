@@ -9,7 +9,7 @@ client's (``glassbox.video.windows``). Batching, input checks and per-request er
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from glassbox.nn import configure_threads, instance_device
+from glassbox.nn import configure_threads, instance_device, shot_threads
 from glassbox.nn.transnet import WEIGHTS_FILE, ShotNet
 from glassbox.serving.adapter import FramesAdapter
 
@@ -20,7 +20,7 @@ class TritonPythonModel(FramesAdapter):
     outputs = ("CUT_PROBABILITIES",)
 
     def load(self, config):
-        configure_threads()  # GLASSBOX_TORCH_THREADS
+        configure_threads(shot_threads())  # GLASSBOX_SHOT_TORCH_THREADS, default 2
         self.net = ShotNet(config.version_dir / WEIGHTS_FILE, device=instance_device(config.args))
 
     def run(self, batches):  # one forward pass over every window of every request

@@ -106,6 +106,7 @@ def test_edited_clips_with_hard_cuts_and_a_cross_fade_are_cut_with_f1_at_least_0
     """The clips tests/support/edited_clips.py renders from the sample photos (hard cuts and
     one 12-frame cross-fade each, at known frames): within two frames, F1 >= 0.9."""
     from glassbox.video import shots as shot_maths
+
     from tests.support.edited_clips import render_set
 
     matched = found_total = true_total = 0

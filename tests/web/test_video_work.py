@@ -155,3 +155,25 @@ def test_the_video_task_records_progress_and_queues_indexing(
     from jobs.models import OutboxMessage
 
     assert ("media.index", video.pk) in set(OutboxMessage.objects.values_list("task", "item_id"))
+
+
+def test_a_cut_shows_the_frames_it_separates_over_the_curve(alice_web, video, analysed, bob):
+    from io import BytesIO
+
+    from django.test import Client
+    from django.urls import reverse
+    from PIL import Image as PILImage
+
+    run(video, FakeShotClient())
+    cut_row = video.shots.get(index=1)
+    response = alice_web.get(reverse("media:cut", args=[video.pk, cut_row.index]))
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    picture = PILImage.open(BytesIO(response.content)).convert("RGB")
+    left, right = picture.getpixel((10, 10)), picture.getpixel((picture.width - 10, 10))
+    assert left[0] > 150 and right[1] > 150  # red scene before the cut, green after
+    assert alice_web.get(reverse("media:cut", args=[video.pk, 0])).status_code == 404
+    other = Client()
+    other.force_login(bob)
+    assert other.get(reverse("media:cut", args=[video.pk, 1])).status_code == 404
+    page = alice_web.get(reverse("media:detail", args=[video.pk])).content.decode()
+    assert f'data-preview="/media/{video.pk}/shots/1/cut.png"' in page

@@ -20,6 +20,7 @@ urlpatterns = [
     path("media/<int:pk>/chapters.vtt", video_views.chapters_vtt, name="chapters"),
     path("media/<int:pk>/metadata.vtt", video_views.metadata_vtt, name="metadata"),
     path("media/<int:pk>/shots/<int:index>/keyframe.jpg", video_views.keyframe, name="keyframe"),
+    path("media/<int:pk>/shots/<int:index>/cut.png", video_views.cut, name="cut"),
     path(
         "media/<int:pk>/shots/<int:index>/heatmap.jpg",
         video_views.shot_heatmap,

@@ -222,6 +222,22 @@ def video_view(item: MediaItem) -> dict:
         if r.cut_probability is not None and math.isfinite(r.start_s) and r.start_s >= 0
     ]
 
+    fps = float(item.fps or 25.0)
+    cut_ranges = [
+        _range(
+            "cut",
+            max(r.start_s - 0.5 / fps, 0.0),
+            r.start_s + 0.5 / fps,
+            duration,
+            f"{cut_title(r.start_s, r.cut_probability)}: the frames it separates, over the "
+            "shot detector's curve around it",
+            r.index,
+            reverse("media:cut", args=[item.pk, r.index]),
+        )
+        for r in rows
+        if r.cut_probability is not None and math.isfinite(r.start_s) and r.start_s >= 0
+    ]
+
     tag_rows = []
     for tag in tags:
         ranges = []
@@ -253,6 +269,7 @@ def video_view(item: MediaItem) -> dict:
         "poster_url": reverse("media:thumbnail", args=[item.pk]) if item.thumbnail else None,
         "shots": shots,
         "cuts": cuts,
+        "cut_ranges": cut_ranges,
         "tag_rows": tag_rows,
         "text_ranges": _grouped(item.text_lines, "text", duration, keyframe_url),
         "flag_ranges": _grouped(

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from . import heatmaps, ranges, video_presenters
+from . import cut_evidence, heatmaps, ranges, video_presenters
 from .models import MediaItem, Shot
 from .views import _file_response, _visible
 
@@ -79,6 +79,21 @@ def shot_heatmap(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     except FileNotFoundError as exc:
         raise Http404("No keyframe.") from exc
     return HttpResponse(body, content_type="image/jpeg")
+
+
+@require_safe
+@cache_control(private=True, max_age=3600)
+def cut(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    """The cut that starts window ``index``: the frames it separates over the detector's
+    curve (a PNG); 404 when the window does not start with a cut."""
+    item = _video(request, pk)
+    try:
+        body = cut_evidence.cut_evidence_png(item, _shot(item, index))
+    except cut_evidence.DECODE_ERRORS as exc:
+        raise Http404("The video's frames around this cut cannot be decoded.") from exc
+    if body is None:
+        raise Http404("This window does not start with a cut.")
+    return HttpResponse(body, content_type="image/png")
 
 
 @require_safe

@@ -49,6 +49,7 @@ from tests.support.edited_clips import render_set  # noqa: E402
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 DEFAULT_VIDEOS = [OPENCV_DATA / "Megamind.avi", OPENCV_DATA / "vtest.avi"]
 PHOTOS = sorted(Path("/usr/share/darknet/data").glob("*.jpg"))
+PARALLEL_KEYFRAMES = 2  # web/media/video_work.py
 BENCH_PORTS = Ports(redis=26390, triton=28110, milvus=28540, web=28010)
 
 
@@ -89,7 +90,12 @@ def analyse_video(path: Path, client, bank, cfg, index) -> dict:
     ]
     t["keyframes"] = time.perf_counter() - started
     started = time.perf_counter()
-    analyses = [pipeline.analyze(_jpeg(images[k.frame]), client, bank, cfg) for k in keys]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(PARALLEL_KEYFRAMES) as pool:  # as media.video_work does
+        analyses = list(
+            pool.map(lambda k: pipeline.analyze(_jpeg(images[k.frame]), client, bank, cfg), keys)
+        )
     t["analysis"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
         _proxy, t["proxy"] = timed(video_proxy.make_proxy, path, tmp)

@@ -64,10 +64,15 @@ def analysed(monkeypatch, bank_embeddings):
     """The image pipeline, faked per keyframe: scene colour -> concepts."""
     seen = []
 
-    def analyze(data, client, bank, settings):
+    def analyze(data, client, bank, settings):  # called from the keyframe threads
         seen.append(len(data))
-        n = len(seen)
-        return fake_analysis(bank_embeddings, concept_ids=(3, 5) if n % 2 else (3, 7))
+        import io
+
+        from PIL import Image as PILImage
+
+        r, g, b = PILImage.open(io.BytesIO(data)).convert("RGB").resize((1, 1)).getpixel((0, 0))
+        green = g > max(r, b)  # the middle scene
+        return fake_analysis(bank_embeddings, concept_ids=(3, 7) if green else (3, 5))
 
     monkeypatch.setattr(video_work.pipeline, "analyze", analyze)
     return seen

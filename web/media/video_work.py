@@ -25,6 +25,7 @@ import io
 import logging
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from .models import MediaItem, SemanticProfile, Shot, Tag
 logger = logging.getLogger(__name__)
 
 CANDIDATES_PER_WINDOW = 5
+PARALLEL_KEYFRAMES = 2
 CUT_CURVE_RADIUS = 12  # frames each side of a cut kept as its evidence
 MAX_VIDEO_TAGS = 24
 
@@ -79,15 +81,21 @@ def analyze_video(
     total = len(rows)
     done = sum(r.analyzed_at is not None for r in rows)
     progress("keyframes", done, total)
-    for row in rows:
-        if row.analyzed_at is not None:
-            continue
-        with row.keyframe.open("rb") as fh:
-            data = fh.read()
-        analysis = pipeline.analyze(data, client, bank, cfg)
-        store_window_analysis(row, analysis)
-        done += 1
-        progress("keyframes", done, total)
+    pending = [r for r in rows if r.analyzed_at is None]
+    # Keyframes are analysed PARALLEL_KEYFRAMES at a time, so that Triton's dynamic batcher
+    # merges their requests and one keyframe's Python work overlaps another's inference;
+    # each is stored (its checkpoint) in this thread as soon as it is done.
+    with ThreadPoolExecutor(PARALLEL_KEYFRAMES, thread_name_prefix="keyframe") as pool:
+        futures = {pool.submit(_analyse_keyframe, r, client, bank, cfg): r for r in pending}
+        try:
+            for future in as_completed(futures):
+                store_window_analysis(futures[future], future.result())
+                done += 1
+                progress("keyframes", done, total)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
     progress("summary", total, total)
     summarise(item, rows=list(item.shots.order_by("index")), bank=bank)
     if not item.proxy:
@@ -183,6 +191,12 @@ def _jpeg(rgb: np.ndarray, quality: int = 88) -> bytes:
 
 
 # -- 2. a window's analysis ---------------------------------------------------------------
+
+
+def _analyse_keyframe(row: Shot, client, bank, cfg: Settings) -> pipeline.Analysis:
+    with row.keyframe.open("rb") as fh:
+        data = fh.read()
+    return pipeline.analyze(data, client, bank, cfg)
 
 
 def store_window_analysis(row: Shot, analysis: pipeline.Analysis) -> None:

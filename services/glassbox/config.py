@@ -67,6 +67,11 @@ class Settings:
     faithfulness_steps: int = 10  # steps of each deletion / insertion curve
     nsfw: bool = True  # run the nsfw_detector model
     nsfw_threshold: float = 0.5  # detections at or above it are reported
+    # the object detector (SSD-MobileNetV2 COCO; docs/decisions.md "Issue 11")
+    objects: bool = True  # run the object_detection model: objects, counts, colours
+    max_object_tags: int = 5  # detected classes that become tags (beside the classifier's)
+    object_counterfactuals: int = 3  # object tags re-detected with their box masked
+    object_text_weight: float = 0.4  # an object phrase's weight in the semantic vector
     # uploads
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding

@@ -1,4 +1,5 @@
-"""What the ``ocr`` and ``nsfw_detector`` models find in an image (stdlib only).
+"""What the ``ocr``, ``nsfw_detector`` and ``object_detection`` models find in an image
+(stdlib only).
 
 Shared by ``glassbox.nn`` (models' environment, boxes in pixels) and
 ``glassbox.clients.triton`` (app environment, boxes as fractions of width and height), so the web
@@ -50,6 +51,19 @@ class Detection:
     def explicit(self) -> bool:
         """Whether the label is one of :data:`EXPLICIT_LABELS`."""
         return self.label in EXPLICIT_LABELS
+
+
+@dataclass(frozen=True)
+class ObjectDetection:
+    """One COCO object found by the ``object_detection`` model (SSD-MobileNetV2), e.g. ``dog``.
+
+    ``label`` is the COCO class name of ``class_id`` (the 90-id numbering,
+    ``glassbox.detection.coco_labels``)."""
+
+    label: str
+    class_id: int  # COCO 90-id numbering: 1 person, 2 bicycle, 3 car, …, 90 toothbrush
+    box: Box  # pixels from glassbox.nn.ssd; fractions of width/height from InferenceClient
+    score: float  # detector confidence in [0, 1]
 
 
 def to_fractions(box: Box, width: int, height: int) -> Box:

@@ -40,6 +40,16 @@ CONTRACTS = {
     "model_repository/text_embedding": (64, TEXT, [("EMBEDDING", "TYPE_FP32", [384])]),
     "model_repository/ocr": (8, ANY_IMAGE, _boxes("TEXTS", 64)),
     "model_repository/nsfw_detector": (8, ANY_IMAGE, _boxes("LABELS", 32)),
+    "model_repository/object_detection": (
+        8,
+        ANY_IMAGE,
+        [
+            ("COUNT", "TYPE_INT32", [1]),
+            ("CLASS_IDS", "TYPE_INT32", [100]),
+            ("BOXES", "TYPE_FP32", [100, 4]),
+            ("SCORES", "TYPE_FP32", [100]),
+        ],
+    ),
     "model_repository/shot_boundaries": (
         8,
         [("FRAMES", "TYPE_UINT8", [100, 27, 48, 3])],
@@ -78,6 +88,6 @@ def test_config_declares_the_contract_tensors(model):
 
 
 def test_the_clip_profile_serves_the_offline_evidence_models_unchanged():
-    for model in ("ocr", "nsfw_detector", "shot_boundaries"):
+    for model in ("ocr", "nsfw_detector", "shot_boundaries", "object_detection"):
         clip = ROOT / "model_repository_clip" / model
         assert clip.resolve() == (ROOT / "model_repository" / model).resolve()

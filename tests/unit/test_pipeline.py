@@ -47,10 +47,11 @@ class FakeConceptModel:
     """Deterministic stand-in for Triton's image_concepts that honours the CAM identity:
     CAMS[k].mean() + CAM_BIAS[k] == CONCEPT_LOGITS[CAM_INDICES[k]]."""
 
-    def __init__(self, lines=(), detections=()) -> None:
+    def __init__(self, lines=(), detections=(), objects=()) -> None:
         self.calls: list[np.ndarray] = []
         self.lines = list(lines)  # what "ocr" reads
         self.detections = list(detections)  # what "nsfw_detector" finds
+        self.objects = list(objects)  # what "object_detection" finds
         self.read: list[np.ndarray] = []
         self.embedded: list[str] = []
 
@@ -60,6 +61,9 @@ class FakeConceptModel:
 
     def detect_nsfw(self, image: np.ndarray) -> list[Detection]:
         return self.detections
+
+    def detect_objects(self, image: np.ndarray) -> list:
+        return self.objects
 
     def embed_texts(self, texts) -> np.ndarray:
         self.embedded.extend(texts)
@@ -154,7 +158,7 @@ def test_without_explanations_tags_keep_cams_but_have_no_box() -> None:
 
 def test_timings_and_appearance_are_reported() -> None:
     result = analyze(jpeg(), FakeConceptModel(), make_bank(), SETTINGS)
-    assert set(result.timings) == {"decode", "infer", "read", "explain"}
+    assert set(result.timings) == {"decode", "infer", "read", "detect", "explain"}
     assert all(ms >= 0 for ms in result.timings.values())
     assert len(result.appearance) == 1280
 
@@ -338,6 +342,13 @@ ALL_ON = replace(
 )
 
 
+def seeing_a_dog() -> FakeConceptModel:
+    """The fake client with the object detector finding one dog (so every step runs)."""
+    from glassbox.evidence_types import ObjectDetection
+
+    return FakeConceptModel(objects=[ObjectDetection("dog", 18, (0.1, 0.3, 0.5, 0.9), 0.9)])
+
+
 def test_the_steps_run_in_their_declared_order(monkeypatch) -> None:
     ran = []
 
@@ -349,13 +360,15 @@ def test_the_steps_run_in_their_declared_order(monkeypatch) -> None:
         return replace(step, run=run)
 
     monkeypatch.setattr(pipeline, "STEPS", tuple(recorded(step) for step in STEPS))
-    analyze(jpeg(), FakeConceptModel(), make_bank(), ALL_ON)
+    analyze(jpeg(), seeing_a_dog(), make_bank(), ALL_ON)
     assert ran == [step.name for step in STEPS]
     assert ran == [
         "decode",
         "concepts",
         "read text",
         "nudity detector",
+        "objects",
+        "object colours",
         "scores",
         "caption",
         "text terms",
@@ -363,17 +376,19 @@ def test_the_steps_run_in_their_declared_order(monkeypatch) -> None:
         "tags",
         "regions",
         "justifications",
+        "object tags",
         "faithfulness",
+        "object counterfactuals",
         "heat maps",
     ]
 
 
 def test_each_step_is_timed_and_counts_towards_its_phase() -> None:
-    state = ImageState(jpeg(), FakeConceptModel(), make_bank(), ALL_ON)
+    state = ImageState(jpeg(), seeing_a_dog(), make_bank(), ALL_ON)
     timings = run_steps(STEPS, state)
     assert list(state.step_ms) == [step.name for step in STEPS]
     assert all(ms >= 0 for ms in state.step_ms.values())
-    assert list(timings) == ["decode", "infer", "read", "explain"]
+    assert list(timings) == ["decode", "infer", "read", "detect", "explain"]
     for key, ms in timings.items():
         parts = [state.step_ms[step.name] for step in STEPS if step.timing == key]
         assert ms == pytest.approx(sum(parts), abs=0.01)
@@ -386,13 +401,22 @@ def test_each_step_is_timed_and_counts_towards_its_phase() -> None:
         ({"nsfw": False}, "nudity detector"),
         ({"explanations": False}, "regions"),
         ({"faithfulness": "off"}, "faithfulness"),
+        ({"object_counterfactuals": 0}, "object counterfactuals"),
     ],
 )
 def test_a_setting_switched_off_skips_its_step(off, skipped) -> None:
-    state = ImageState(jpeg(), FakeConceptModel(), make_bank(), replace(ALL_ON, **off))
+    state = ImageState(jpeg(), seeing_a_dog(), make_bank(), replace(ALL_ON, **off))
     timings = run_steps(STEPS, state)
     assert list(state.step_ms) == [step.name for step in STEPS if step.name != skipped]
-    assert set(timings) == {"decode", "infer", "read", "explain"}  # a skipped phase reads 0
+    assert set(timings) == {"decode", "infer", "read", "detect", "explain"}  # skipped: 0
+
+
+def test_with_objects_off_their_four_steps_are_skipped() -> None:
+    state = ImageState(jpeg(), seeing_a_dog(), make_bank(), replace(ALL_ON, objects=False))
+    run_steps(STEPS, state)
+    assert not {"objects", "object colours", "object tags", "object counterfactuals"} & set(
+        state.step_ms
+    )
 
 
 def test_given_text_lines_skip_the_ocr_model() -> None:

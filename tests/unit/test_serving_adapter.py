@@ -165,6 +165,48 @@ def test_padded_boxes_keep_the_first_items_as_fractions_and_pad_the_rest():
     assert not wide[0, 2].any()
 
 
+@dataclass(frozen=True)
+class Object:
+    class_id: int
+    box: tuple[float, float, float, float]
+    score: float
+
+
+def test_padded_boxes_take_integer_labels_padded_with_zero():
+    images = np.zeros((2, 10, 20, 3), np.uint8)
+    found = [[Object(18, (0, 0, 10, 5), 0.9), Object(2, (10, 5, 20, 10), 0.8)], []]
+    count, ids, boxes, _ = padded_boxes(images, found, 3, "class_id", text=False)
+    assert ids.dtype == np.int32 and ids.tolist() == [[18, 2, 0], [0, 0, 0]]
+    assert count[:, 0].tolist() == [2, 0] and boxes[0, 1].tolist() == [0.5, 0.5, 1.0, 1.0]
+
+
+class Objects(BoxesAdapter):
+    outputs, label = ("COUNT", "CLASS_IDS", "BOXES", "SCORES"), "class_id"
+    name, pb_utils = "objects", PB
+
+    def run(self, batches):
+        return [[Object(7, (0, 0, 4, 4), 0.5)] for images in batches for _ in images]
+
+    def load(self, config):
+        pass
+
+
+def test_an_integer_label_tensor_carries_the_items_ids():
+    adapter = Objects()
+    outputs = [
+        ("COUNT", "TYPE_INT32", [1]),
+        ("CLASS_IDS", "TYPE_INT32", [2]),
+        ("BOXES", "TYPE_FP32", [2, 4]),
+        ("SCORES", "TYPE_FP32", [2]),
+    ]
+    adapter.initialize(_args(IMAGE_ANY, outputs))
+    assert adapter.limit == 2 and not adapter.text_labels
+    [response] = adapter.execute([image_request(np.ones((1, 8, 8, 3), np.uint8))])
+    assert response.outputs["CLASS_IDS"].dtype == np.int32
+    assert response.outputs["CLASS_IDS"].tolist() == [[7, 0]]
+    assert response.outputs["BOXES"][0, 0].tolist() == [0.0, 0.0, 0.5, 0.5]
+
+
 class Words(BoxesAdapter):
     """Five times the same word on each image."""
 

@@ -56,6 +56,7 @@ REFUSED = {
     "tag": "t" * 101,
     "flagged": "maybe",
     "date_from": "01/02/2025",
+    "shot": "-1",  # find similar from a moment of a video
 }
 
 

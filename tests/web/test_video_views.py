@@ -485,11 +485,11 @@ IMAGE_FIELDS = {
     "id", "url", "page_url", "title", "owner", "visibility", "kind", "status", "mime",
     "width", "height", "thumbnail_url", "created", "original_url", "size_bytes",
     "failure_reason", "attempts", "updated", "analyzed_at", "timings", "tags", "caption",
-    "text_lines", "nsfw",
+    "text_lines", "nsfw", "objects",
 }  # fmt: skip
 IMAGE_TAG_FIELDS = {
     "id", "name", "path", "wnid", "concept_id", "score", "heatmap_url", "box",
-    "justification", "contributing_concepts", "faithfulness",
+    "justification", "contributing_concepts", "faithfulness", "source", "detections",
 }  # fmt: skip
 VIDEO_FIELDS = {
     "duration_s", "fps", "frame_count", "proxy_url", "chapters_url", "metadata_url",

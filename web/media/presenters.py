@@ -12,7 +12,12 @@ from collections.abc import Iterable
 
 from .models import MediaItem, Tag
 
-CAPTION_KINDS = ("concept", "text", "count", "position")
+CAPTION_KINDS = ("concept", "text", "count", "position", "colour")
+EVIDENCE_KINDS = {
+    "classifier": "heat map",
+    "detector": "detected box",
+    "both": "heat map and detected box",
+}
 
 
 def caption_view(text: str, phrases: list[dict] | None) -> dict | None:
@@ -52,7 +57,22 @@ def caption_view(text: str, phrases: list[dict] | None) -> dict | None:
 
 def tag_overlays(tags: Iterable[Tag]) -> list[dict]:
     """Each tag with the CSS of its region outline (``None`` without a region)."""
-    return [{"tag": tag, "box": box_style(tag.box)} for tag in tags]
+    return [
+        {
+            "tag": tag,
+            "box": box_style(tag.box),
+            "evidence": EVIDENCE_KINDS.get(tag.source, "heat map"),
+            # the detector's boxes (best first), drawn with the tag's region
+            "detections": [
+                s
+                for s in (
+                    box_style(d.get("box")) for d in tag.detections or [] if isinstance(d, dict)
+                )
+                if s
+            ],
+        }
+        for tag in tags
+    ]
 
 
 def evidence_view(item: MediaItem) -> dict:
@@ -75,9 +95,34 @@ def evidence_view(item: MediaItem) -> dict:
             )
         return out
 
+    objects = []
+    for i, row in enumerate(item.detected_objects or []):
+        if not isinstance(row, dict):
+            continue
+        boxes = [b for b in row.get("boxes") or [] if is_box(b)]
+        colour = row.get("colour") if isinstance(row.get("colour"), dict) else {}
+        swatch = colour.get("swatch")
+        ok = isinstance(swatch, list) and len(swatch) == 3
+        objects.append(
+            {
+                "label": str(row.get("name", "")),
+                "count": int(row.get("count") or len(boxes) or 1),
+                "score": row.get("score"),
+                "justification": str(row.get("justification", "")),
+                "colour": str(colour.get("text") or "") if colour.get("name") else "",
+                "swatch": (
+                    f"background:rgb({','.join(str(int(max(0, min(255, v)))) for v in swatch)})"
+                    if ok and colour.get("name")
+                    else None
+                ),
+                "phrase": f"object-{i}" if boxes else None,
+                "styles": [box_style(b) for b in boxes],
+            }
+        )
     return {
         "lines": entries(item.text_lines, "line", "text"),
         "nsfw": entries(item.nsfw, "nsfw", "label"),
+        "objects": objects,
     }
 
 

@@ -185,7 +185,9 @@ def source_from_upload(data: bytes, name: str = "") -> Source:
     from glassbox.analysis.pipeline import analyze
     from glassbox.config import get_settings
 
-    cfg = dataclasses.replace(get_settings(), ocr=False, nsfw=False, faithfulness="off")
+    cfg = dataclasses.replace(
+        get_settings(), ocr=False, nsfw=False, objects=False, faithfulness="off"
+    )
     analysis = analyze(data, runtime.inference_client(), runtime.concept_bank(), cfg)
     appearance = np.asarray(analysis.appearance, dtype=np.float32)
     norm = float(np.linalg.norm(appearance))

@@ -53,6 +53,10 @@ class TagEvidence:
     # masked, plus {"deletion_auc", "insertion_auc", "random_deletion_auc",
     # "random_insertion_auc"} on measured items; None when off or without a region
     faithfulness: dict | None = None
+    # the object detector's boxes for this concept: [{"box", "score"}], best first; with
+    # ``source`` "detector" (no classifier evidence: ``cam`` is the boxes' map) or "both"
+    detections: list[dict] = field(default_factory=list)
+    source: str = "classifier"
 
 
 def leaf_tag(cid: int, prob: float, grid: np.ndarray, bank: Concepts) -> TagEvidence:
@@ -138,7 +142,8 @@ def with_faithfulness(
     (images -> leaf probabilities): the region masked (one batch for all tags), and when
     ``measured`` the deletion / insertion curves of its CAM against a random order. The
     justification gains the counterfactual sentence."""
-    boxed = [t for t in tags if t.box is not None]
+    # the detector's own tags have no classifier evidence to mask (analysis.objects re-detects)
+    boxed = [t for t in tags if t.box is not None and t.source != "detector"]
     if not boxed:
         return tags
 

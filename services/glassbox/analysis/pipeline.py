@@ -43,6 +43,9 @@ class Analysis:
     # in the order of semantic.text_weights; their heat maps are cams["t<index>"]
     text_terms: list[dict] = field(default_factory=list)
     nsfw: list[Detection] = field(default_factory=list)  # at or above settings.nsfw_threshold
+    # the object detector's classes (glassbox.detection.objects.ObjectEvidence.as_dict, with
+    # "colour": RegionColour.as_dict of the best box), most confident first
+    objects: list[dict] = field(default_factory=list)
 
 
 def analyze(
@@ -79,6 +82,12 @@ def analyze(
         text_lines=state.text_lines,
         text_terms=state.text_terms,
         nsfw=state.nsfw,
+        objects=[
+            {**o.as_dict(), "colour": state.colours[o.class_id].as_dict()}
+            if o.class_id in state.colours
+            else o.as_dict()
+            for o in state.objects
+        ],
     )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from glassbox.clients.triton import ConceptOutput
-    from glassbox.evidence_types import Detection
+    from glassbox.evidence_types import Detection, ObjectDetection
     from glassbox.explain.caption import OcrLine
 
 
@@ -22,6 +22,8 @@ class ConceptModel(Protocol):
     def read_text(self, image: np.ndarray) -> list[OcrLine]: ...  # when settings.ocr
 
     def detect_nsfw(self, image: np.ndarray) -> list[Detection]: ...  # when settings.nsfw
+
+    def detect_objects(self, image: np.ndarray) -> list[ObjectDetection]: ...  # settings.objects
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...  # for read text
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from glassbox.analysis.protocols import ConceptModel, Concepts
     from glassbox.clients.triton import ConceptOutput
     from glassbox.config import Settings
+    from glassbox.detection.colour import RegionColour
+    from glassbox.detection.objects import ObjectEvidence
     from glassbox.evidence_types import Detection
     from glassbox.explain.caption import OcrLine
     from glassbox.retrieval.conse import SemanticVector
@@ -39,6 +41,8 @@ class ImageState:
     batch: np.ndarray | None = None  # "decode": uint8 [1, size, size, 3], the model's input
     output: ConceptOutput | None = None  # "concepts": the concept model's outputs
     nsfw: list[Detection] = field(default_factory=list)  # "nudity detector"
+    objects: list[ObjectEvidence] = field(default_factory=list)  # "objects", most confident first
+    colours: dict[int, RegionColour] = field(default_factory=dict)  # "object colours", by class
     # "scores": leaf probabilities, the CAM classes (the model's order) and their CAMs,
     # the CAM classes by descending probability, and the probabilities of only those
     probs: np.ndarray | None = None

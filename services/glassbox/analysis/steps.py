@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from glassbox.analysis import evidence
+from glassbox.analysis import objects as detected
 from glassbox.analysis.evidence import ConceptScore
 from glassbox.analysis.state import ImageState, Step
 from glassbox.explain import cam
 from glassbox.explain.caption import Caption, OcrLine, compose_caption
 from glassbox.explain.justify import select_tags
+from glassbox.explain.object_caption import compose_object_caption
 from glassbox.explain.regions import union_box
 from glassbox.media.imaging import decode_rgb, inspect_upload, model_input
 from glassbox.retrieval.conse import semantic_vector, softmax
@@ -68,6 +70,12 @@ def scores(state: ImageState) -> None:
 
 
 def caption(state: ImageState) -> None:
+    """From the detected objects when there are any (counts, colours, layout), else from the
+    classifier's maps."""
+    from_objects = compose_object_caption(state.objects, state.colours, state.text_lines)
+    if from_objects is not None:
+        state.caption = from_objects
+        return
     state.caption = compose_caption(
         {cid: float(state.probs[cid]) for cid in state.cam_ids},
         state.bank,
@@ -78,7 +86,13 @@ def caption(state: ImageState) -> None:
 
 
 def text_terms(state: ImageState) -> None:
-    state.text_terms = _text_terms(state.client, state.text_lines, state.caption, state.settings)
+    state.text_terms = _text_terms(
+        state.client,
+        state.text_lines,
+        state.caption,
+        state.settings,
+        detected.object_phrases(state),
+    )
 
 
 def semantic(state: ImageState) -> None:
@@ -169,6 +183,8 @@ STEPS: tuple[Step, ...] = (
     Step("concepts", "infer", concepts),
     Step("read text", "read", read_text, lambda s: s.settings.ocr and not s.text_given),
     Step("nudity detector", "read", nudity_detector, lambda s: s.settings.nsfw),
+    Step("objects", "detect", detected.detect, lambda s: s.settings.objects),
+    Step("object colours", "detect", detected.measure_colours, lambda s: bool(s.objects)),
     Step("scores", "explain", scores),
     Step("caption", "explain", caption),
     Step("text terms", "explain", text_terms),
@@ -176,7 +192,14 @@ STEPS: tuple[Step, ...] = (
     Step("tags", "explain", tags),
     Step("regions", "explain", regions, lambda s: s.settings.explanations),
     Step("justifications", "explain", justifications),
+    Step("object tags", "explain", detected.object_tags, lambda s: bool(s.objects)),
     Step("faithfulness", "explain", faithfulness, lambda s: s.settings.faithfulness != "off"),
+    Step(
+        "object counterfactuals",
+        "detect",
+        detected.counterfactuals,
+        lambda s: bool(s.objects) and s.settings.object_counterfactuals > 0,
+    ),
     Step("heat maps", "explain", heat_maps),
 )
 
@@ -192,7 +215,11 @@ def _shrunk(image, max_side: int) -> np.ndarray:
 
 
 def _text_terms(
-    client: ConceptModel, lines: Sequence[OcrLine], caption: Caption, settings: Settings
+    client: ConceptModel,
+    lines: Sequence[OcrLine],
+    caption: Caption,
+    settings: Settings,
+    objects: Sequence[tuple[str, list[list[float]], float]] = (),
 ) -> list[dict]:
     """Text that joins the semantic vector as its own terms, embedded in the text space:
     the confident, wordy read lines (``kind`` "ocr", mass ``ocr_text_weight`` × confidence)
@@ -214,6 +241,17 @@ def _text_terms(
                 }
             )
     kept = kept[:_MAX_TEXT_TERMS]
+    for text, boxes, score in objects[:_MAX_TEXT_TERMS] if settings.object_text_weight > 0 else ():
+        kept.append(
+            {
+                "kind": "object",
+                "text": text,
+                "box": list(union_box(boxes)),
+                "boxes": boxes,
+                "score": score,
+                "mass": settings.object_text_weight * score,
+            }
+        )
     boxes = [list(b) for p in caption.phrases for b in p.evidence.boxes]
     if boxes and settings.caption_weight > 0:
         kept.append(

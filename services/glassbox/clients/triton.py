@@ -1,5 +1,5 @@
 """Client for the Triton models ``image_concepts``, ``text_embedding``, ``ocr``,
-``nsfw_detector`` and ``shot_boundaries`` (HTTP).
+``nsfw_detector``, ``object_detection`` and ``shot_boundaries`` (HTTP).
 
 Nothing connects at import. The tritonclient object is created on first use, one per thread
 (geventhttpclient connections must not be shared across threads), and ``reset()`` drops it,
@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from glassbox.evidence_types import Detection, TextLine
+from glassbox.detection.coco_labels import COCO_LABELS
+from glassbox.evidence_types import Detection, ObjectDetection, TextLine
 from glassbox.video.windows import WINDOW, stitch, windows
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ TEXT_MODEL = "text_embedding"
 OCR_MODEL = "ocr"
 NSFW_MODEL = "nsfw_detector"
 SHOT_MODEL = "shot_boundaries"
+OBJECT_MODEL = "object_detection"
 IMAGE_MAX_BATCH = 16
 TEXT_MAX_BATCH = 64
 # windows of 100 frames per shot_boundaries request: a window takes ~2 s on one CPU thread,
@@ -40,6 +42,7 @@ SHOT_WINDOWS_PER_REQUEST = 4
 _IMAGE_OUTPUTS = ("CONCEPT_LOGITS", "POOLED_FEATURES", "CAM_INDICES", "CAMS", "CAM_BIAS")
 _OCR_OUTPUTS = ("COUNT", "TEXTS", "BOXES", "SCORES")
 _NSFW_OUTPUTS = ("COUNT", "LABELS", "BOXES", "SCORES")
+_OBJECT_OUTPUTS = ("COUNT", "CLASS_IDS", "BOXES", "SCORES")
 # HTTP statuses that mean "try again later"; every other 4xx means the request is wrong.
 _RETRYABLE_STATUS = {404, 408, 429}
 _NOT_READY_HINTS = ("not ready", "unavailable", "unknown model", "no available version")
@@ -117,6 +120,23 @@ class InferenceClient:
         detections scoring ≥ 0.2 by descending score, boxes as fractions (at most 32)."""
         rows = self._call(lambda: self._infer_evidence(NSFW_MODEL, _NSFW_OUTPUTS, image))
         return [Detection(label=t, box=b, score=s) for t, b, s in rows]
+
+    def detect_objects(self, image: np.ndarray) -> list[ObjectDetection]:
+        """Run ``object_detection`` (SSD-MobileNetV2, COCO) on one RGB uint8 ``[H, W, 3]``
+        image (any size): objects scoring ≥ 0.3 by descending score, each with its COCO class
+        name and 90-id class id, boxes as fractions (at most 100). The thresholds that make a
+        detection worth showing are the caller's."""
+        rows = self._call(lambda: self._infer_evidence(OBJECT_MODEL, _OBJECT_OUTPUTS, image))
+        found = []
+        for class_id, box, score in rows:
+            if not isinstance(class_id, int) or class_id not in COCO_LABELS:
+                raise InferenceError(f"{OBJECT_MODEL} answered an unknown class id {class_id!r}")
+            found.append(
+                ObjectDetection(
+                    label=COCO_LABELS[class_id], class_id=class_id, box=box, score=score
+                )
+            )
+        return found
 
     def cut_probabilities(self, frames_small: np.ndarray) -> np.ndarray:
         """Run ``shot_boundaries`` (TransNetV2) over a whole clip: every frame, RGB uint8
@@ -199,8 +219,9 @@ class InferenceClient:
 
     def _infer_evidence(
         self, model: str, names: tuple[str, ...], image: np.ndarray
-    ) -> list[tuple[str, tuple[float, float, float, float], float]]:
-        """One image through ``ocr`` or ``nsfw_detector``: (text, box, score) per found item."""
+    ) -> list[tuple[str | int, tuple[float, float, float, float], float]]:
+        """One image through ``ocr``, ``nsfw_detector`` or ``object_detection``: (text, box,
+        score) per found item; the text is an int where the model answers integer labels."""
         from tritonclient.http import InferInput, InferRequestedOutput
 
         if (
@@ -228,9 +249,14 @@ class InferenceClient:
         rows = []
         for k in range(n):
             raw = items[0, k]
-            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            if isinstance(raw, bytes):
+                label: str | int = raw.decode("utf-8", "replace")
+            elif isinstance(raw, np.integer):
+                label = int(raw)
+            else:
+                label = str(raw)
             box = tuple(float(v) for v in boxes[0, k])
-            rows.append((text, box, float(scores[0, k])))
+            rows.append((label, box, float(scores[0, k])))
         return rows
 
     def _call(self, fn: Callable[[], T]) -> T:

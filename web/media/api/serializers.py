@@ -204,6 +204,8 @@ class TagSerializer(serializers.ModelSerializer):
             "justification",
             "contributing_concepts",
             "faithfulness",
+            "source",
+            "detections",
             "instances",
         ]
         read_only_fields = fields
@@ -215,7 +217,7 @@ class TagSerializer(serializers.ModelSerializer):
 class CaptionPhraseSerializer(serializers.Serializer):
     start = serializers.IntegerField(help_text="offset of the phrase's first character")
     end = serializers.IntegerField(help_text="offset just past its last character")
-    kind = serializers.ChoiceField(choices=["concept", "text", "count", "position"])
+    kind = serializers.ChoiceField(choices=["concept", "text", "count", "position", "colour"])
     label = serializers.CharField(help_text="== text[start:end]")
     boxes = serializers.ListField(
         child=serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4),
@@ -308,12 +310,46 @@ class DetectionSerializer(TimedSerializer):
     score = serializers.FloatField()
 
 
+class ColourSerializer(serializers.Serializer):
+    name = serializers.CharField(allow_null=True, help_text="the clear dominant colour, or null")
+    share = serializers.FloatField(help_text="its share of the box's pixels")
+    swatch = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True, help_text="its mean sRGB"
+    )
+    text = serializers.CharField(help_text='"red 62%", or empty')
+    tone = serializers.ChoiceField(choices=["colour", "greyscale", "sepia"])
+
+
+class ObjectSerializer(serializers.Serializer):
+    """One class the object detector found, with its boxes, count, position and colour."""
+
+    name = serializers.CharField(help_text="COCO class name: person, bicycle, ...")
+    class_id = serializers.IntegerField(help_text="COCO id (90-id numbering)")
+    concept_id = serializers.IntegerField(allow_null=True, help_text="its concept in the bank")
+    score = serializers.FloatField(help_text="the best box's")
+    scores = serializers.ListField(child=serializers.FloatField())
+    boxes = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4),
+        help_text="best first, (x0, y0, x1, y1) as fractions",
+    )
+    count = serializers.IntegerField()
+    position = serializers.CharField(help_text="left, centre or right (the best box)")
+    in_front_of = serializers.ListField(child=serializers.CharField())
+    behind = serializers.ListField(child=serializers.CharField())
+    crowd = serializers.BooleanField()
+    justification = serializers.CharField()
+    colour = ColourSerializer(required=False)
+
+
 class MediaDetailSerializer(MediaBriefSerializer):
     original_url = serializers.SerializerMethodField()
     tags = TagSerializer(many=True, read_only=True)
     caption = serializers.SerializerMethodField()
     text_lines = TextLineSerializer(many=True, read_only=True)
     nsfw = DetectionSerializer(many=True, read_only=True)
+    objects = ObjectSerializer(
+        source="detected_objects", many=True, read_only=True, help_text="detected objects"
+    )
     # a video's (left out of an image's response)
     duration_s = VideoFloat(required=False, allow_null=True, help_text="video only: seconds")
     fps = VideoFloat(required=False, allow_null=True, help_text="video only: mean frame rate")
@@ -353,6 +389,7 @@ class MediaDetailSerializer(MediaBriefSerializer):
             "caption",
             "text_lines",
             "nsfw",
+            "objects",
             "duration_s",
             "fps",
             "frame_count",

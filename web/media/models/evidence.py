@@ -27,6 +27,14 @@ class Tag(models.Model):
         help_text="before/after masking the region; deletion/insertion AUCs when measured",
     )
     rank = models.PositiveSmallIntegerField()
+    source = models.CharField(
+        max_length=12,
+        default="classifier",
+        help_text="classifier (CAM), detector (boxes) or both",
+    )
+    detections = models.JSONField(
+        default=list, blank=True, help_text="the object detector's boxes: [{box, score}]"
+    )
     instances = models.JSONField(
         default=list,
         blank=True,

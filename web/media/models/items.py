@@ -96,6 +96,11 @@ class MediaItem(models.Model):
     nsfw = models.JSONField(
         default=list, blank=True, help_text="nsfw_detector: [{label, box, score}] above threshold"
     )
+    detected_objects = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="the object detector's classes: name, boxes, count, colour",
+    )
     caption = models.TextField(blank=True, help_text="Grounded caption (plain, untrusted text).")
     caption_phrases = models.JSONField(
         default=list,

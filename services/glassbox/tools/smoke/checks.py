@@ -6,6 +6,8 @@
   non-UTF-8 request refused beside a good one;
 - ``ocr``: "GLASSBOX 2026" rendered with Pillow, against ``glassbox.nn.ocr``;
 - ``nsfw_detector``: the dog photo (safe), against ``glassbox.nn.nsfw``;
+- ``object_detection``: the dog photo (a bicycle, a dog, a car), against ``glassbox.nn.ssd``
+  with the repository's graph, and a blank grey image (nothing);
 - ``shot_boundaries``: a synthetic clip with one hard cut, in TransNetV2's windows, against
   ``glassbox.nn.transnet`` with the repository's weights, and a window of the wrong length
   refused beside a good one.
@@ -43,6 +45,8 @@ SCORE_ATOL = 1e-3
 CUT_FRAME = 60  # cut_clip()'s first frame of the second shot
 CUT_TOLERANCE = 2  # frames
 PROB_ATOL = 1e-4  # served cut probabilities vs local
+DOG_PHOTO_OBJECTS = ("bicycle", "dog", "car")  # each found at 0.5 or more
+OBJECT_MIN = 0.5
 
 
 class Report:
@@ -203,6 +207,43 @@ def check_nsfw_detector(client, repo: Path, report: Report) -> None:
     report.check(served["LABELS"].shape == (32,), f"padded to 32 ({served['LABELS'].shape})")
 
 
+def check_object_detection(client, repo: Path, report: Report) -> None:
+    from glassbox.detection.coco_labels import COCO_LABELS
+    from glassbox.nn.ssd import ObjectDetector
+
+    print("object_detection")
+    image = load_rgb(DOG_PHOTO)
+    height, width = image.shape[:2]
+    outputs = ("COUNT", "CLASS_IDS", "BOXES", "SCORES")
+    served, elapsed = _infer_one(client, "object_detection", image, outputs)
+    n = int(served["COUNT"][0])
+    ids = [int(i) for i in served["CLASS_IDS"][:n]]
+    scores = served["SCORES"][:n]
+    local = ObjectDetector(repo / "object_detection" / "1").detect(image)
+    found = ", ".join(f"{COCO_LABELS.get(i, i)} {s:.2f}" for i, s in zip(ids, scores, strict=True))
+    print(f"  {DOG_PHOTO.name}: {found or 'nothing'}, {elapsed:.0f} ms")
+    confident = {COCO_LABELS.get(i) for i, s in zip(ids, scores, strict=True) if s >= OBJECT_MIN}
+    report.check(
+        set(DOG_PHOTO_OBJECTS) <= confident,
+        f"{', '.join(DOG_PHOTO_OBJECTS)} found at >= {OBJECT_MIN}",
+    )
+    report.check(ids == [d.class_id for d in local], "class ids identical to the local detector")
+    if n == len(local) and n > 0:
+        sdiff = float(np.abs(scores - [d.score for d in local]).max())
+        report.check(sdiff <= SCORE_ATOL, f"scores match the local detector ({sdiff:.1e})")
+        want = np.stack([_fractions(d.box, width, height) for d in local])
+        diff = float(np.abs(served["BOXES"][:n] - want).max())
+        report.check(diff <= BOX_ATOL, f"boxes match the local detector ({diff:.2e})")
+    report.check(
+        served["CLASS_IDS"].shape == (100,) and served["BOXES"].shape == (100, 4),
+        f"padded to 100 (CLASS_IDS {served['CLASS_IDS'].shape})",
+    )
+    grey = np.full((240, 320, 3), 128, np.uint8)
+    blank, _ = _infer_one(client, "object_detection", grey, ("COUNT", "SCORES"))
+    top = float(blank["SCORES"][: int(blank["COUNT"][0])].max(initial=0.0))
+    report.check(top < OBJECT_MIN, f"a blank grey image has nothing at >= {OBJECT_MIN} ({top:.2f})")
+
+
 def _infer_windows(client, batch: np.ndarray):
     inp = httpclient.InferInput("FRAMES", list(batch.shape), "UINT8")
     inp.set_data_from_numpy(np.ascontiguousarray(batch))
@@ -263,5 +304,6 @@ CHECKS: dict[str, Callable[..., None]] = {
     "text_embedding": check_text_embedding,
     "ocr": check_ocr,
     "nsfw_detector": check_nsfw_detector,
+    "object_detection": check_object_detection,
     "shot_boundaries": check_shot_boundaries,
 }

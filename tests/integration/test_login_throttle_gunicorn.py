@@ -158,8 +158,11 @@ def test_the_token_throttle_counts_across_workers(web_url, django_user_model):
         # the throttle's history lives in the database cache, which outlives transactional
         # tests' flushes: start each round from none
         cache.clear()
-        # a different unknown username each time: no username lockout, only the rate counts
-        answers = [token(f"nobody-{n}", "wrong").status_code for n in range(TOKEN_RATE)]
+        # a different unknown username each time, in every round: no username lockout (its
+        # failures outlive the rounds), only the rate counts
+        answers = [
+            token(f"nobody-{round_}-{n}", "wrong").status_code for n in range(TOKEN_RATE)
+        ]
         assert answers == [400] * TOKEN_RATE
         throttled = token("frank", PASSWORD)
         assert throttled.status_code == 429, throttled.text[:500]

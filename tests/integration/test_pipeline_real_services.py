@@ -57,14 +57,27 @@ def test_every_sample_photo_is_analysed_tagged_and_explained(analysed):
     assert {item["status"] for item in items.values()} == {"ready"}
     dog = items[ids["dog.jpg"]]
     assert not {"vector", "semantic_vector", "embedding", "profile"} & set(dog)
-    top = dog["tags"][0]
-    # the breeds share the probability, so the top tag is the broader "dog" they carry
-    assert top["name"] == "dog" and top["path"][0] == "animal", top
+    tags = {t["name"]: t for t in dog["tags"]}
+    # the breeds share the probability, so the classifier's tag is the broader "dog" they
+    # carry; the object detector sees the dog too: one tag with both kinds of evidence
+    top = tags["dog"]
+    assert top["path"][0] == "animal" and top["source"] == "both", top
+    assert top["detections"] and "object detector finds dog" in top["justification"]
+    # what the classifier cannot name, the detector tags with its box and counterfactual
+    bike = tags["bicycle"]
+    assert bike["source"] == "detector" and bike["score"] > 0.9
+    bx0, by0, bx1, by1 = bike["box"]
+    assert bx0 < 0.5 < bx1 and by0 < 0.5 < by1  # the bicycle stands across the middle
+    assert bike["faithfulness"]["detector"]["after"] < bike["faithfulness"]["detector"]["before"]
+    assert "Masking the box drops" in bike["justification"]
+    caption = dog["caption"]["text"].lower()
+    assert "dog" in caption and "bicycle" in caption, caption
+    assert {o["name"] for o in dog["objects"]} >= {"dog", "bicycle", "car"}
     carriers = top["contributing_concepts"]
     assert len(carriers) >= 2 and all(151 <= c["concept_id"] <= 268 for c in carriers)
     assert carriers[0]["name"] in top["justification"]
-    leaf = dog["tags"][1]
-    assert 151 <= leaf["concept_id"] <= 268 and leaf["path"] == ["animal", "dog"], leaf
+    leaf = next(t for t in dog["tags"] if 151 <= t["concept_id"] <= 268)
+    assert leaf["path"] == ["animal", "dog"], leaf
     assert 0.0 < top["score"] <= 1.0
     x0, y0, x1, y1 = top["box"]
     assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1

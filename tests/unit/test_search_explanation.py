@@ -170,3 +170,29 @@ def test_find_similar_without_shared_concepts_says_so() -> None:
     assert result.contributions == [] and result.shared_concepts == []
     assert result.justification.startswith("They share no concept")
     assert result.channels[1].summary == "shared concepts: none"
+
+
+def test_a_detected_objects_phrase_matches_its_words_and_draws_its_box() -> None:
+    bike = TextTerm("red bicycle", 0.3, list(SIGN), box=(0.1, 0.2, 0.7, 0.7), kind="object")
+    record = shop(text_terms=[bike])
+    words = explanation.query_words("red bicycle")
+    aligned = np.stack([SIGN for _ in words])  # both words embed like the object's phrase
+    bg = relevance.background(SIGN, EMBEDDINGS)
+    c = scoring.score_text(record, SIGN, bg, {w.stem for w in words})
+    result = explanation.explain_text("red bicycle", SIGN, words, aligned, c, BANK)
+    semantic = result.channels[0]
+    assert semantic.boxes == [[0.1, 0.2, 0.7, 0.7]]
+    assert set(semantic.words) >= {"red", "bicycle"} and result.unmatched_words == []
+    assert any(x.concept == "the object “red bicycle”" for x in result.contributions)
+
+
+def test_a_colour_no_object_has_stays_unmatched() -> None:
+    bike = TextTerm("bicycle", 0.3, list(SIGN), box=(0.1, 0.2, 0.7, 0.7), kind="object")
+    record = shop(text_terms=[bike], caption="", caption_phrases=[])
+    words = explanation.query_words("blue bicycle")
+    bg = relevance.background(SIGN, EMBEDDINGS)
+    c = scoring.score_text(record, SIGN, bg, {w.stem for w in words})
+    vectors = np.stack([EMBEDDINGS[5] for _ in words])  # near no concept
+    result = explanation.explain_text("blue bicycle", SIGN, words, vectors, c, BANK)
+    assert "blue" in result.unmatched_words and "bicycle" not in result.unmatched_words
+    assert "No evidence for: blue" in result.justification

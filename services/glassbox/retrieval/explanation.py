@@ -119,6 +119,20 @@ def explain_text(
                 str(bank.names[concept_rows[best]])
             ):
                 matched.setdefault(word.text, []).append("semantic")
+    # detected objects that contribute: the query words they name ("red", "bicycle") are
+    # matched, and their boxes drawn (a colour or a count no object has stays unmatched)
+    object_boxes: list[list[float]] = []
+    for x in positive:
+        term = record.text_terms[x.text_index] if x.text_index is not None else None
+        if term is None or term.kind != "object":
+            continue
+        stems = lexical.stems(term.text)
+        hit = [w for w in words if w.stem in stems]
+        for w in hit:
+            if "semantic" not in matched.get(w.text, []):
+                matched.setdefault(w.text, []).append("semantic")
+        if hit and term.box:
+            object_boxes.append(list(term.box))
     channels = [
         Channel(
             "semantic",
@@ -126,6 +140,7 @@ def explain_text(
             c.semantic,
             f"concepts {c.p_semantic:.0%}: {_contributions_line(contributions)}",
             words=[w for w, ch in matched.items() if "semantic" in ch],
+            boxes=object_boxes,
         )
     ]
     if c.caption_words:

@@ -24,12 +24,12 @@ class TextTerm:
     weight: float
     embedding: Sequence[float]
     box: Sequence[float] = ()  # where it is, (x0, y0, x1, y1) as fractions
-    kind: str = ""  # "caption" for the caption; a read line otherwise
+    kind: str = ""  # "caption", "object" (a detected object's phrase); a read line otherwise
 
     @property
     def label(self) -> str:
         """How it reads in an explanation: the read line, or the caption, quoted."""
-        prefix = "the caption " if self.kind == "caption" else ""
+        prefix = {"caption": "the caption ", "object": "the object "}.get(self.kind, "")
         return f"{prefix}“{self.text}”"
 
 

@@ -183,7 +183,9 @@ def test_a_time_in_the_address_seeks_on_load_and_highlights_its_ranges(
     assert "at-time" in dog.nth(1).get_attribute("class")  # 2-3 s holds 2
     assert "at-time" not in cat.first.get_attribute("class")  # 1-2 s ends before it
     highlighted = page.locator("button.range.at-time")
-    assert highlighted.count() == 2  # the dog's range and the third shot
+    # the dog's range, the third shot, and the cut at 2 s (its frames, on the Cuts row)
+    assert highlighted.count() == 3
+    assert page.locator("button.range-cut.at-time").count() == 1
     # the page follows a new address without reloading
     page.evaluate("() => { window.location.hash = 't=1.5'; }")
     page.wait_for_function(

@@ -78,7 +78,7 @@ def test_scores_below_the_default_threshold_are_dropped():
 
 
 def test_tiny_boxes_are_dropped_by_area_and_by_pixels_when_the_size_is_known():
-    small = (CAR, (0.5, 0.5, 0.54, 0.54), 0.9)  # 0.16% of the image
+    small = (CAR, (0.5, 0.5, 0.52, 0.52), 0.9)  # 0.04% of the image
     assert object_evidence([small]) == []
     thin = (PERSON, (0.5, 0.1, 0.512, 0.6), 0.9)  # 0.6% of the image, 9.2 px wide at 768
     assert len(object_evidence([thin])) == 1

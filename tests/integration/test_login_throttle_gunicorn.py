@@ -38,7 +38,11 @@ def web_url(django_db_setup, django_db_blocker, stack):
     with django_db_blocker.unblock():
         cfg = connection.settings_dict
     if not cfg["ENGINE"].endswith("postgresql"):
-        pytest.skip("the web processes share the test database only on PostgreSQL")
+        pytest.fail(
+            "gunicorn's workers share the test database only on PostgreSQL: run with "
+            "GLASSBOX_TEST_DATABASE_URL=postgres://...",
+            pytrace=False,
+        )
     db_url = (
         f"postgres://{cfg['USER'] or 'postgres'}@{cfg['HOST'] or '127.0.0.1'}:"
         f"{cfg['PORT'] or 5432}/{cfg['NAME']}"

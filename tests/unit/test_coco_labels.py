@@ -35,6 +35,6 @@ def test_eighty_classes_over_ids_one_to_ninety():
 
 def test_the_names_follow_darknets_coco_names_in_order():
     if not DARKNET_COCO_NAMES.is_file():
-        pytest.skip(f"{DARKNET_COCO_NAMES} missing (Debian package darknet)")
+        pytest.fail(f"{DARKNET_COCO_NAMES} missing: run `infra/bin/setup --test` (Debian darknet)")
     names = [line.strip() for line in DARKNET_COCO_NAMES.read_text().splitlines() if line.strip()]
     assert [DARKNET_SPELLING.get(n, n) for n in names] == list(COCO_LABELS.values())

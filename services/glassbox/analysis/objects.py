@@ -32,8 +32,7 @@ AGREE_IOU = 0.3  # the classifier's region and the detector's box agree at this 
 
 
 def detect(state: ImageState) -> None:
-    image = _shrunk(state.image, state.settings.ocr_max_side)
-    found = state.client.detect_objects(image)
+    found = state.client.detect_objects(state.evidence_image())
     state.objects = object_evidence(found, state.bank, size=(state.image.width, state.image.height))
 
 
@@ -97,7 +96,7 @@ def object_tags(state: ImageState) -> None:
 
 def counterfactuals(state: ImageState) -> None:
     """Each object tag's best box masked and the image detected again."""
-    image = _shrunk(state.image, state.settings.ocr_max_side)
+    image = state.evidence_image()
     mean = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
     done = 0
     updated = []
@@ -166,23 +165,13 @@ def _agreement(tag: TagEvidence, o: ObjectEvidence) -> str:
     if overlap >= AGREE_IOU:
         return seen + f", where the heat map is (overlap {overlap:.0%})."
     return (
-        seen
-        + f", but not where the heat map is (overlap {overlap:.0%}): the box shows where"
+        seen + f", but not where the heat map is (overlap {overlap:.0%}): the box shows where"
         " the detector sees it."
     )
 
 
 def _grid_shape(state: ImageState) -> tuple[int, int]:
     return next(iter(state.cam_of.values())).shape if state.cam_of else (7, 7)
-
-
-def _shrunk(image, max_side: int) -> np.ndarray:
-    scale = max_side / max(image.width, image.height)
-    if scale < 1:
-        image = image.resize(
-            (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        )
-    return np.asarray(image, dtype=np.uint8)
 
 
 def object_phrases(state: ImageState) -> list[tuple[str, list[list[float]], float]]:

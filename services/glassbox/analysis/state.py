@@ -58,10 +58,24 @@ class ImageState:
     tag_grids: dict[int, np.ndarray] = field(default_factory=dict)  # grid of each tag's region
     cams: dict[int | str, CamGrid] = field(default_factory=dict)  # "heat maps"
     step_ms: dict[str, float] = field(default_factory=dict)  # milliseconds per step that ran
+    small: np.ndarray | None = None  # evidence_image(), made once
 
     @property
     def aspect(self) -> tuple[int, int]:
         return self.image.height, self.image.width
+
+    def evidence_image(self) -> np.ndarray:
+        """The image as RGB uint8, its longest side at most ``settings.ocr_max_side``, made
+        once: what the evidence models (read text, nudity, objects) get. Their boxes come back
+        as fractions, so they fit the original."""
+        if self.small is None:
+            image, max_side = self.image, self.settings.ocr_max_side
+            scale = max_side / max(image.width, image.height)
+            if scale < 1:
+                size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+                image = image.resize(size)
+            self.small = np.asarray(image, dtype=np.uint8)
+        return self.small
 
 
 def _always(state: ImageState) -> bool:

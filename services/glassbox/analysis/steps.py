@@ -46,12 +46,11 @@ def concepts(state: ImageState) -> None:
 
 
 def read_text(state: ImageState) -> None:
-    image = _shrunk(state.image, state.settings.ocr_max_side)
-    state.text_lines = list(state.client.read_text(image))
+    state.text_lines = list(state.client.read_text(state.evidence_image()))
 
 
 def nudity_detector(state: ImageState) -> None:
-    found = state.client.detect_nsfw(_shrunk(state.image, state.settings.ocr_max_side))
+    found = state.client.detect_nsfw(state.evidence_image())
     state.nsfw = [d for d in found if d.score >= state.settings.nsfw_threshold]
 
 
@@ -202,16 +201,6 @@ STEPS: tuple[Step, ...] = (
     ),
     Step("heat maps", "explain", heat_maps),
 )
-
-
-def _shrunk(image, max_side: int) -> np.ndarray:
-    """The image as RGB uint8, its longest side at most ``max_side`` (boxes come back as
-    fractions, so they fit the original)."""
-    scale = max_side / max(image.width, image.height)
-    if scale < 1:
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size)
-    return np.asarray(image, dtype=np.uint8)
 
 
 def _text_terms(

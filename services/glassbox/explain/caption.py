@@ -108,6 +108,7 @@ class CaptionRules:
     text_max_lines: int = 3
     text_max_chars: int = 40
 
+
 RULES = CaptionRules()
 
 
@@ -204,12 +205,7 @@ def compose_caption(
             out.plain(" with the text ")
     else:
         out.plain("The text ")
-    for k, (index, text, box) in enumerate(lines):
-        if k:
-            out.plain(" and " if k == len(lines) - 1 else ", ")
-        out.plain('"')
-        out.phrase(text, "text", Evidence((box,), (), index))
-        out.plain('"')
+    quote_lines(out, lines)
     out.plain(".")
     return out.caption()
 
@@ -376,6 +372,17 @@ def _readable_lines(lines: Sequence[OcrLine], rules: CaptionRules) -> list[tuple
 
 
 readable_lines = _readable_lines  # shared with glassbox.explain.object_caption
+
+
+def quote_lines(out: _Builder, lines: Sequence[tuple[int, str, Box]]) -> None:
+    """The read lines quoted in reading order, each a ``text`` phrase with its box:
+    '"A", "B" and "C"'."""
+    for k, (index, text, box) in enumerate(lines):
+        if k:
+            out.plain(" and " if k == len(lines) - 1 else ", ")
+        out.plain('"')
+        out.phrase(text, "text", Evidence((box,), (), index))
+        out.plain('"')
 
 
 # --- writing --------------------------------------------------------------------------

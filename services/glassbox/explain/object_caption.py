@@ -37,6 +37,7 @@ from glassbox.explain.caption import (
     Evidence,
     OcrLine,
     _Builder,
+    quote_lines,
     readable_lines,
 )
 from glassbox.explain.english import NUMBER_WORDS, article
@@ -90,12 +91,7 @@ def compose_object_caption(
     lines = readable_lines(text_lines, caption_rules)
     if lines:
         out.plain(" and the text " if rest else " with the text ")
-    for k, (index, text, box) in enumerate(lines):
-        if k:
-            out.plain(" and " if k == len(lines) - 1 else ", ")
-        out.plain('"')
-        out.phrase(text, "text", Evidence((box,), (), index))
-        out.plain('"')
+    quote_lines(out, lines)
     out.plain(".")
     return out.caption()
 

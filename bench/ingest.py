@@ -2,15 +2,16 @@
 
 1. Through one real Celery worker (``--concurrency`` processes, default 2): N uploads are
    queued while the worker is stopped, then the worker starts and the clock runs until every
-   item is ``ready`` (analysis, database writes, Milvus upsert), with explanations on and off.
+   item is ``ready`` (analysis, database writes, Milvus upsert), for each configuration of
+   :data:`CONFIGS`: all evidence on, then one costly stage off at a time (the object detector,
+   explanations).
    Redis, the Milvus Lite server and Triton run as in the demo; the database is SQLite.
 
 2. The analysis stage alone: what a Celery worker does per item (decode, preprocess, Triton
 ``image_concepts``, tags with CAM regions and justifications, the ConSE semantic vector), run
 by a pool of worker processes like Celery's prefork pool, against a real Triton started here.
-Four configurations are measured side by side in one run:
-
-  explanations on/off  x  Triton dynamic batching on/off
+The same configurations are measured side by side in one run, with Triton's dynamic
+batching on, and all evidence on with it off.
 
 Run:  .venv/bin/python bench/ingest.py [--images 64] [--processes 2]
 """
@@ -37,14 +38,31 @@ from glassbox_launch.stack import Ports, Stack  # noqa: E402
 SAMPLES = sorted(Path("/usr/share/darknet/data").glob("*.jpg"))
 BENCH_PORTS = Ports(redis=26380, triton=28100, milvus=28530, web=28000)
 
+# (label, Settings fields changed): all evidence on, then one costly stage off at a time
+CONFIGS: list[tuple[str, dict[str, object]]] = [
+    ("all evidence", {}),
+    ("object detector off", {"objects": False}),
+    ("explanations off", {"explanations": False}),
+]
+
 _state: dict = {}
 
 
-def _init(url: str, explanations: bool) -> None:
+def env_of(changes: dict[str, object]) -> dict[str, str]:
+    """The worker's environment for Settings changes: ``{"objects": False}`` ->
+    ``{"GLASSBOX_OBJECTS": "0"}``."""
+    out = {}
+    for name, value in changes.items():
+        text = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        out[f"GLASSBOX_{name.upper()}"] = text
+    return out
+
+
+def _init(url: str, changes: dict[str, object]) -> None:
     from glassbox.clients.triton import InferenceClient
     from glassbox.concepts import ConceptBank
 
-    settings = replace(get_settings(), triton_url=url, explanations=explanations)
+    settings = replace(get_settings(), triton_url=url, **changes)
     _state.update(
         client=InferenceClient(url, timeout=60),
         bank=ConceptBank.load(settings.concept_bank_path),
@@ -73,13 +91,14 @@ def no_batching_repository(dst: Path) -> Path:
     return dst
 
 
-def run_config(url: str, images: list[bytes], processes: int, explanations: bool) -> dict:
-    with ProcessPoolExecutor(processes, initializer=_init, initargs=(url, explanations)) as pool:
+def run_config(url: str, images: list[bytes], processes: int, changes: dict) -> dict:
+    with ProcessPoolExecutor(processes, initializer=_init, initargs=(url, changes)) as pool:
         list(pool.map(_analyze, images[: processes * 2]))  # warm-up: clients, model caches
         t0 = time.perf_counter()
         timings = list(pool.map(_analyze, images))
         wall = time.perf_counter() - t0
-    phase = {k: statistics.mean(t[k] for t in timings) for k in timings[0]}
+    keys = sorted({k for t in timings for k in t})
+    phase = {k: statistics.mean(t.get(k, 0.0) for t in timings) for k in keys}
     return {"ips": len(images) / wall, "wall": wall, **{f"ms_{k}": v for k, v in phase.items()}}
 
 
@@ -110,13 +129,12 @@ def run_worker(stack: Stack, photos: list[bytes], n: int, concurrency: int) -> l
     call_command("migrate", "--noinput", verbosity=0)
     owner = get_user_model().objects.create_user("bench", password="bench-password")
     rows = []
-    for explanations in (True, False):
+    for label, changes in CONFIGS:
         ids = [
             create_media(owner, SimpleUploadedFile(f"p{i}.jpg", photos[i % len(photos)])).pk
             for i in range(n)
         ]
-        env = {"GLASSBOX_EXPLANATIONS": "1" if explanations else "0"}
-        worker = stack.worker(env, concurrency=concurrency)
+        worker = stack.worker(env_of(changes), concurrency=concurrency)
         start(worker)
         t0 = time.perf_counter()
         try:
@@ -129,7 +147,7 @@ def run_worker(stack: Stack, photos: list[bytes], n: int, concurrency: int) -> l
         finally:
             stop(worker)
         failed = MediaItem.objects.filter(pk__in=ids, status="failed").count()
-        rows.append((explanations, n / wall, wall, failed))
+        rows.append((label, n / wall, wall, failed))
     return rows
 
 
@@ -166,11 +184,9 @@ def main() -> int:
             ]
         start(svc)
         try:
-            for explanations in (True, False):
-                r = run_config(
-                    f"127.0.0.1:{BENCH_PORTS.triton}", images, args.processes, explanations
-                )
-                rows.append((batching, explanations, r))
+            for label, changes in CONFIGS if batching else CONFIGS[:1]:
+                r = run_config(f"127.0.0.1:{BENCH_PORTS.triton}", images, args.processes, changes)
+                rows.append((batching, label, r))
         finally:
             stop(svc)
     print(
@@ -178,30 +194,30 @@ def main() -> int:
         "uploads queued before it starts; SQLite, Milvus Lite server, Triton on CPU with "
         "dynamic batching\n"
     )
-    print("| explanations | images/s | wall s | failed | vs explanations on |")
-    print("|---|---|---|---|---|")
-    for explanations, ips, wall, failed in worker_rows:
+    print("| configuration | images/s | wall s | ms per image | failed | vs all evidence |")
+    print("|---|---|---|---|---|---|")
+    for label, ips, wall, failed in worker_rows:
         print(
-            f"| {'on' if explanations else 'off'} | {ips:.1f} | {wall:.1f} | {failed} | "
+            f"| {label} | {ips:.2f} | {wall:.1f} | {1000 / ips:.0f} | {failed} | "
             f"{ips / worker_rows[0][1]:.2f}x |"
         )
     base = rows[0][2]["ips"]
     print(
         f"\nAnalysis stage alone, {args.images} images ({len(photos)} darknet photos cycled), "
-        f"{args.processes} worker processes, Triton image_concepts on CPU\n"
+        f"{args.processes} worker processes, Triton on CPU\n"
     )
-    keys = [k for k in rows[0][2] if k.startswith("ms_")]
+    keys = sorted({k for _, _, r in rows for k in r if k.startswith("ms_")})
     print(
-        "| dynamic batching | explanations | images/s | vs batching+explanations | "
+        "| dynamic batching | configuration | images/s | ms per image | vs all evidence | "
         + " | ".join(f"mean {k[3:]} ms" for k in keys)
         + " |"
     )
-    print("|---|---|---|---|" + "---|" * len(keys))
-    for batching, explanations, r in rows:
+    print("|---|---|---|---|---|" + "---|" * len(keys))
+    for batching, label, r in rows:
         print(
-            f"| {'on' if batching else 'off'} | {'on' if explanations else 'off'} | "
-            f"{r['ips']:.1f} | {r['ips'] / base:.2f}x | "
-            + " | ".join(f"{r[k]:.1f}" for k in keys)
+            f"| {'on' if batching else 'off'} | {label} | {r['ips']:.2f} | "
+            f"{1000 / r['ips']:.0f} | {r['ips'] / base:.2f}x | "
+            + " | ".join(f"{r.get(k, 0.0):.1f}" for k in keys)
             + " |"
         )
     return 0

@@ -96,6 +96,14 @@ def test_text_search_channels_filters_duplicates_and_similar(library, django_use
     assert client.get(first["heatmap_url"]).status_code == 200
     assert ids["bakery sign"] not in ids_of(client.get("/api/v1/search/", {"q": "dog"}))
 
+    # a colour and an object: "red bicycle" finds the dog photo (its bicycle's red frame is
+    # the box's accent colour), explained by the bicycle's box
+    body = client.get("/api/v1/search/", {"q": "red bicycle"}).json()
+    top = body["results"][0]
+    assert top["item"]["id"] in (ids["dog"], ids["dog copy"]), body
+    semantic = next(c for c in top["channels"] if c["name"] == "semantic")
+    assert {"red", "bicycle"} <= set(semantic["words"]) and semantic["boxes"], semantic
+
     # the OCR channel finds the sign by its word, with the line and its box as evidence
     body = client.get("/api/v1/search/", {"q": "bakery"}).json()
     top = body["results"][0]

@@ -1,5 +1,6 @@
 """Colour names of regions in CIELAB: the conversion, the palette, the achromatic rule, the
-dominant colour, greyscale and sepia images, CAM masks, and dog.jpg's truck and bicycle."""
+dominant colour, accents, greyscale and sepia images, CAM masks, and dog.jpg's truck and
+bicycle."""
 
 from __future__ import annotations
 
@@ -97,15 +98,17 @@ def test_a_red_square_on_white():
         "swatch": [210, 25, 30],
         "text": "red 100%",
         "tone": "colour",
+        "basis": "dominant",
         "shares": {"red": 1.0},
     }
     whole = region_colour(image)
     assert whole.shares == {"white": 0.84, "red": 0.16}
     assert whole.name == "white"  # no box, no surround to compare with
-    # a loose box, white around the square: white is the surround's colour, so no word
+    # a loose box, white around the square: white is the surround's colour, so not white;
+    # the square's red, found only inside the box, is its accent
     loose = region_colour(image, (0.1, 0.2, 0.7, 0.8))
     assert loose.shares["white"] > 0.5 and loose.surround["white"] == 1.0
-    assert loose.name is None
+    assert (loose.name, loose.basis) == ("red", "accent")
 
 
 def test_a_blue_car_shaped_blob_on_a_grey_road():
@@ -226,12 +229,12 @@ def test_dog_jpg_the_truck_reads_white(dog_jpg):
     assert truck.share - truck.surround["white"] > 0.25  # the truck's, not the street's
 
 
-def test_dog_jpg_the_bicycle_box_is_not_red_though_its_red_is_the_bicycles(dog_jpg):
+def test_dog_jpg_the_bicycle_is_red_by_its_accent_not_by_its_share(dog_jpg):
     """The photo shows a red bicycle, but its frame is thin tubes: most of its box is the grey
-    road and porch floor, the yellow wall and the dog. The data says so; no colour word."""
+    road and porch floor, the yellow wall and the dog. No colour is dominant; red is the
+    vivid colour found in the box and hardly around it, so it is the bicycle's accent."""
     box = (0.17, 0.22, 0.74, 0.73)
     bike = region_colour(dog_jpg, box)
-    assert bike.name is None
     top = max(bike.shares, key=bike.shares.get)
     assert top == "grey" and abs(bike.shares["grey"] - bike.surround["grey"]) < 0.05
     red = bike.shares["red"]
@@ -239,12 +242,37 @@ def test_dog_jpg_the_bicycle_box_is_not_red_though_its_red_is_the_bicycles(dog_j
     assert red > 5 * bike.surround.get("red", 0.0)  # and it is the bicycle's, not the street's
     r, g, b = bike.swatches["red"]
     assert r > 100 and r > 3 * g and r > 3 * b
-    # narrowed to the frame (a CAM-like mask over its middle), the red share grows
-    cam = np.zeros((7, 7))
-    cam[3:5, 2:4] = 1.0
-    frame = region_colour(dog_jpg, box, cam=cam)
-    assert frame.pixels < bike.pixels and frame.shares["red"] > 1.5 * red
-    assert frame.name != "red"
+    assert (bike.name, bike.basis) == ("red", "accent")
+    assert bike.text.startswith("red accent 2% (") and "around the box" in bike.text
+    assert bike.as_dict()["basis"] == "accent"
+
+
+def test_an_accent_must_be_vivid_and_concentrated_in_the_box():
+    """A thin vivid-red frame on a grey road is an accent; the same frame in dull brick-red, or
+    with as much red around the box, or beside as much vivid blue, is not."""
+
+    def scene(frame_rgb, around_rgb=None, second=None):
+        image = textured(200, 200)
+        box = (0.25, 0.25, 0.75, 0.75)
+        image[60:64, 50:150] = frame_rgb  # a thin bar: 400 px of the box's 10 000
+        image[100:104, 50:150] = frame_rgb
+        if around_rgb is not None:  # the same colour in the band around the box
+            image[30:38, 40:160] = around_rgb
+        if second is not None:
+            image[120:128, 50:150] = second
+        return region_colour(image, box, tone="colour")
+
+    vivid = scene((200, 25, 30))
+    assert (vivid.name, vivid.basis) == ("red", "accent")
+    assert scene((120, 80, 70)).name is None  # dull: mean chroma under 45
+    assert scene((200, 25, 30), around_rgb=(200, 25, 30)).name is None  # the street's red too
+    assert scene((200, 25, 30), second=(30, 60, 210)).name is None  # red and blue: no lead
+    assert region_colour(textured(200, 200), (0.25, 0.25, 0.75, 0.75)).name is None
+
+
+def test_named_false_keeps_the_shares_but_gives_no_colour_word(dog_jpg):
+    truck = region_colour(dog_jpg, (0.61, 0.13, 0.90, 0.30), named=False)
+    assert truck.name is None and truck.text == "" and truck.shares["white"] > 0.45
 
 
 def test_colour_words_come_only_from_the_palette():

@@ -180,3 +180,26 @@ def test_object_phrases_carry_counts_and_clear_colours(bank):
     texts = [t for t, _b, _s in detected.object_phrases(state)]
     assert texts == ["red bicycle", "2 people"]
     assert isinstance(state.objects[0], ObjectEvidence)
+
+
+def test_a_person_is_never_called_by_a_colour_but_a_bicycle_is():
+    """A person's box holds clothes, skin and hair: a vivid blue coat does not make "a blue
+    person". A bicycle in the same blue is "a blue bicycle"."""
+    image = np.full((200, 300, 3), 128, np.uint8)
+    image[60:180, 20:120] = (30, 60, 210)  # the person's coat
+    image[60:180, 180:280] = (30, 60, 210)  # the bicycle
+    state = ImageState(b"", None, None, Settings())
+    state.image = Image.fromarray(image)
+    state.objects = object_evidence(
+        [
+            found(PERSON, (0.05, 0.28, 0.42, 0.92), 0.9, "person"),
+            found(BICYCLE, (0.58, 0.28, 0.95, 0.92), 0.9, "bicycle"),
+        ],
+        None,
+        size=(300, 200),
+    )
+    detected.measure_colours(state)
+    assert state.colours[BICYCLE].name == "blue"
+    assert state.colours[PERSON].name is None and state.colours[PERSON].shares["blue"] > 0.5
+    phrases = {text for text, _, _ in detected.object_phrases(state)}
+    assert phrases == {"person", "blue bicycle"}

@@ -29,6 +29,9 @@ from glassbox.detection.objects import ObjectEvidence, iou, object_evidence
 from glassbox.explain import cam
 
 AGREE_IOU = 0.3  # the classifier's region and the detector's box agree at this overlap
+# Classes never called by a colour: a person's box holds clothes, skin and hair, and "a blue
+# person" names none of them (the shares stay on the page as evidence).
+UNCOLOURED = frozenset({"person"})
 
 
 def detect(state: ImageState) -> None:
@@ -40,7 +43,8 @@ def measure_colours(state: ImageState) -> None:
     pixels = np.asarray(state.image, dtype=np.uint8)
     tone = colours.image_tone(pixels)
     state.colours = {
-        o.class_id: colours.region_colour(pixels, o.box, tone=tone) for o in state.objects
+        o.class_id: colours.region_colour(pixels, o.box, tone=tone, named=o.name not in UNCOLOURED)
+        for o in state.objects
     }
 
 

@@ -17,6 +17,14 @@ colour be ``surround_margin`` more common inside the box than in the band around
 holds background, and the grey road round a bicycle's frame is the road's colour. The
 evidence is the share ("red 62%") and a swatch, the mean sRGB of the pixels so named.
 
+A thin object (a bicycle's frame, a kite's sail against the sky) fills little of its box, so
+no colour is dominant there. :func:`accent` then names the colour people call it by: a
+**vivid** chromatic colour (its pixels' mean chroma at least ``accent_chroma``, 45) that is
+concentrated in the box, at least ``accent_excess`` (1.5 points) more common in the box than
+around it and ``accent_lift`` (4) times as common, and at least twice the excess of any other
+vivid colour. Black tyres and grey road are not accents: achromatic names never are. The
+evidence then reads "red accent 2% (10× around the box)".
+
 A greyscale or sepia image gets no colour words (:func:`image_tone`): greyscale when under
 1% of its pixels reach ``chroma_min``; sepia when the hues lie in one narrow band (the
 chroma-weighted mean resultant length of the hue angles at least 0.95, about 18 degrees of
@@ -60,6 +68,10 @@ class ColourRules:
     surround: float = 0.25  # the band around a box, as a fraction of its width and height
     surround_margin: float = 0.15  # the dominant colour's lead over its share around the box
     cam_level: float = 0.5  # of the CAM's peak: the part of the box the concept occupies
+    accent_chroma: float = 45.0  # an accent's pixels are this vivid, on average
+    accent_excess: float = 0.015  # its share in the box minus its share around it
+    accent_lift: float = 4.0  # its share in the box over its share around it
+    accent_lead: float = 2.0  # its excess over any other vivid colour's
     min_pixels: int = 16  # a region with fewer pixels gets no colour
     max_pixels: int = 250_000  # larger regions are sampled on a regular grid
     grey_colourful: float = 0.01  # under this share of chromatic pixels: greyscale
@@ -80,6 +92,7 @@ class RegionColour:
     tone: str = "colour"  # the whole image's: "colour" | "greyscale" | "sepia"
     name: str | None = None  # the dominant colour (None: not clear, or no colour words)
     surround: dict[str, float] = field(default_factory=dict)  # shares around the box
+    basis: str = ""  # how ``name`` was chosen: "dominant", "accent", or "" (no name)
 
     @property
     def share(self) -> float:
@@ -91,8 +104,14 @@ class RegionColour:
 
     @property
     def text(self) -> str:
-        """ "red 62%", or "" without a dominant colour."""
-        return f"{self.name} {self.share:.0%}" if self.name else ""
+        """ "red 62%", "red accent 2% (10× around the box)", or "" without a colour name."""
+        if not self.name:
+            return ""
+        if self.basis == "accent":
+            around = self.surround.get(self.name, 0.0)
+            lift = f"{self.share / around:.0f}× around the box" if around > 0 else "none around it"
+            return f"{self.name} accent {self.share:.0%} ({lift})"
+        return f"{self.name} {self.share:.0%}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -101,6 +120,7 @@ class RegionColour:
             "swatch": list(self.swatch) if self.swatch else None,
             "text": self.text,
             "tone": self.tone,
+            "basis": self.basis,
             "shares": {k: round(v, 4) for k, v in self.shares.items()},
         }
 
@@ -216,6 +236,7 @@ def region_colour(
     cam: np.ndarray | None = None,
     rules: ColourRules = RULES,
     tone: str | None = None,
+    named: bool = True,
 ) -> RegionColour:
     """The colour evidence of a region of ``image`` (uint8 ``[h, w, 3]``, sRGB): its shares
     and, when the image has colour (``tone``, computed when not given) and the region enough
@@ -230,12 +251,47 @@ def region_colour(
         around, _ = colour_shares(
             _sample(surround_pixels(image, box, rules.surround), rules.max_pixels), rules
         )
-    name = None
-    if tone == "colour" and pixels.shape[0] >= rules.min_pixels:
+    name, basis = None, ""
+    if named and tone == "colour" and pixels.shape[0] >= rules.min_pixels:
         name = dominant(shares, rules.min_share, rules.margin)
         if name is not None and shares[name] - around.get(name, 0.0) < rules.surround_margin:
             name = None
-    return RegionColour(shares, swatches, int(pixels.shape[0]), tone, name, around)
+        basis = "dominant" if name else ""
+        if name is None and box is not None:
+            name = accent(pixels, around, rules)
+            basis = "accent" if name else ""
+    return RegionColour(shares, swatches, int(pixels.shape[0]), tone, name, around, basis)
+
+
+def accent(
+    pixels: np.ndarray, around: Mapping[str, float], rules: ColourRules = RULES
+) -> str | None:
+    """The vivid chromatic colour concentrated in a box whose pixels are ``pixels`` (sRGB
+    ``[n, 3]``), given the shares ``around`` it; ``None`` when none stands out (rules: module
+    docstring)."""
+    pixels = np.asarray(pixels).reshape(-1, 3)
+    if pixels.shape[0] < rules.min_pixels:
+        return None
+    lab = srgb_to_lab(pixels)
+    labels = classify(lab, rules)
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    vivid: dict[str, tuple[float, float]] = {}  # name -> (share in the box, share around it)
+    for name in NAMES:
+        chosen = labels == PALETTE.index(name)
+        if chosen.any() and float(chroma[chosen].mean()) >= rules.accent_chroma:
+            vivid[name] = (float(chosen.mean()), float(around.get(name, 0.0)))
+    if not vivid:
+        return None
+    best = max(vivid, key=lambda n: vivid[n][0] - vivid[n][1])
+    share, outside = vivid[best]
+    others = [s - o for n, (s, o) in vivid.items() if n != best]
+    if (
+        share - outside >= rules.accent_excess
+        and share >= rules.accent_lift * outside
+        and share - outside >= rules.accent_lead * max(others, default=0.0)
+    ):
+        return best
+    return None
 
 
 def surround_pixels(image: np.ndarray, box: Box, width: float = RULES.surround) -> np.ndarray:

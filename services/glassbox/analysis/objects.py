@@ -76,7 +76,9 @@ def object_tags(state: ImageState) -> None:
         grid = np.minimum(np.sum([cam.box_grid(b, grid_shape) for b in o.boxes], axis=0), 1.0)
         colour = state.colours.get(o.class_id)
         said = o.justification + (
-            f" Colour: {colour.text} of the box." if colour and colour.name else ""
+            f" Colour: {colour.text}{' of the box' if colour.basis != 'accent' else ''}."
+            if colour and colour.name
+            else ""
         )
         tags.append(
             TagEvidence(

@@ -203,3 +203,34 @@ def test_a_person_is_never_called_by_a_colour_but_a_bicycle_is():
     assert state.colours[PERSON].name is None and state.colours[PERSON].shares["blue"] > 0.5
     phrases = {text for text, _, _ in detected.object_phrases(state)}
     assert phrases == {"person", "blue bicycle"}
+
+
+def test_above_and_below_only_for_things_in_the_air(bank):
+    """vtest.avi's street: people low in the frame, a car parked higher up. On the ground,
+    higher in the frame is farther: "in front of", not "below". Kites over the beach stay
+    "above"."""
+    CAR = 3
+    street = object_evidence(
+        [
+            found(PERSON, (0.30, 0.55, 0.36, 0.80), 0.9),
+            found(PERSON, (0.45, 0.60, 0.52, 0.88), 0.9),
+            found(PERSON, (0.60, 0.50, 0.66, 0.75), 0.9),
+            found(CAR, (0.40, 0.05, 0.60, 0.22), 0.8),
+        ],
+        bank,
+    )
+    text = compose_object_caption(street).text
+    assert text in ("Three people in front of a car.", "A car behind three people."), text
+    beach = object_evidence(
+        [
+            found(KITE, (0.40, 0.05, 0.50, 0.15), 0.9),
+            found(KITE, (0.70, 0.10, 0.80, 0.20), 0.9),
+            found(PERSON, (0.10, 0.60, 0.20, 0.90), 0.8),
+            found(PERSON, (0.25, 0.62, 0.33, 0.92), 0.8),
+        ],
+        bank,
+    )
+    assert compose_object_caption(beach).text in (
+        "Two kites above two people.",
+        "Two people below two kites.",
+    )

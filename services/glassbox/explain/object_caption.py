@@ -15,8 +15,9 @@ better than a 7x7 map does. Rules:
    and an image in colour): "a red bicycle"; the colour phrase's evidence is the box.
 4. **Layout** between the first two objects: "in front of" / "behind" when the detector's
    depth rule says so, else "on the left of" / "above" ... when their boxes are separate
-   (``glassbox.explain.regions.relation``), else "and". Further objects follow after
-   ", with".
+   (``glassbox.explain.regions.relation``), else "and". "Above" and "below" need one of the
+   two to be a thing seen in the air or high up (:data:`ELEVATED`); between two things on the
+   ground, the one higher in the frame is "behind". Further objects follow after ", with".
 5. **Read text** is quoted as in ``glassbox.explain.caption``.
 
 Without detections the classifier's caption (``compose_caption``) is used unchanged.
@@ -53,6 +54,25 @@ class ObjectCaptionRules:
 
 
 RULES = ObjectCaptionRules()
+
+# COCO classes seen up in the air or high on a wall: "above" and "below" are said only when one
+# of the two is one of them ("Two kites above four people"). Other things stand on the ground
+# (or on one table), where higher in the frame means farther away: "Three people in front of a
+# car", not "below" it.
+ELEVATED = frozenset(
+    {
+        "airplane",
+        "bird",
+        "kite",
+        "frisbee",
+        "sports ball",
+        "traffic light",
+        "stop sign",
+        "clock",
+        "umbrella",
+        "tv",
+    }
+)
 
 
 def compose_object_caption(
@@ -107,7 +127,11 @@ def _layout(a: ObjectEvidence, b: ObjectEvidence, rules: ObjectCaptionRules) -> 
         return "in front of"
     if b.name in a.behind:
         return "behind"
-    return relation(a.box, b.box, rules.overlap_max, rules.position_gap)
+    where = relation(a.box, b.box, rules.overlap_max, rules.position_gap)
+    if where in ("above", "below") and not ({a.name, b.name} & ELEVATED):
+        # two things standing on the ground: higher in the frame is farther away
+        return "behind" if where == "above" else "in front of"
+    return where
 
 
 def _noun_phrase(

@@ -13,17 +13,25 @@ by a pool of worker processes like Celery's prefork pool, against a real Triton 
 The same configurations are measured side by side in one run, with Triton's dynamic
 batching on, and all evidence on with it off.
 
-Run:  .venv/bin/python bench/ingest.py [--images 64] [--processes 2]
+Beside each end-to-end figure it prints **the models' own throughput**: the compute time a
+full analysis spends inside Triton per image (compute input + infer + output, summed over the
+models, from Triton's statistics before and after the run), its inverse in images/s, and the
+ratio of end to end over it. A last table breaks the all-evidence run down per model: calls,
+batches Triton formed, mean batch size, queue and compute time.
+
+Run:  .venv/bin/python bench/ingest.py [--images 64] [--processes 2] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import statistics
 import sys
 import time
+import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -76,6 +84,42 @@ def _analyze(data: bytes) -> dict[str, float]:
     return analyze(data, _state["client"], _state["bank"], _state["settings"]).timings
 
 
+def triton_stats(url: str) -> dict[str, dict[str, int]]:
+    """Per model, Triton's cumulative counters: inferences, executions, and queue and compute
+    nanoseconds."""
+    # plain HTTP (GET /v2/models/stats): tritonclient.http runs on gevent, whose hub a forked
+    # pool process inherits and then hangs on, and the pools here fork after this call
+    with urllib.request.urlopen(f"http://{url}/v2/models/stats", timeout=30) as response:
+        stats = json.load(response).get("model_stats", [])
+    out: dict[str, dict[str, int]] = {}
+    for m in stats:
+        inf = m.get("inference_stats", {})
+        row = out.setdefault(
+            m["name"], {"inferences": 0, "executions": 0, "queue": 0, "compute": 0}
+        )
+        row["inferences"] += int(m.get("inference_count", 0))
+        row["executions"] += int(m.get("execution_count", 0))
+        row["queue"] += int(inf.get("queue", {}).get("ns", 0))
+        row["compute"] += sum(
+            int(inf.get(k, {}).get("ns", 0))
+            for k in ("compute_input", "compute_infer", "compute_output")
+        )
+    return out
+
+
+def stats_delta(before: dict, after: dict) -> dict[str, dict[str, int]]:
+    return {
+        name: {k: row[k] - before.get(name, {}).get(k, 0) for k in row}
+        for name, row in after.items()
+        if row["inferences"] > before.get(name, {}).get("inferences", 0)
+    }
+
+
+def model_ms_per_image(delta: dict[str, dict[str, int]], images: int) -> float:
+    """The models' own compute, per image: Triton's compute time summed over the models."""
+    return sum(row["compute"] for row in delta.values()) / 1e6 / max(images, 1)
+
+
 def no_batching_repository(dst: Path) -> Path:
     """A copy of the model repository whose configs have no dynamic_batching block."""
     src = REPO / "model_repository"
@@ -94,12 +138,20 @@ def no_batching_repository(dst: Path) -> Path:
 def run_config(url: str, images: list[bytes], processes: int, changes: dict) -> dict:
     with ProcessPoolExecutor(processes, initializer=_init, initargs=(url, changes)) as pool:
         list(pool.map(_analyze, images[: processes * 2]))  # warm-up: clients, model caches
+        before = triton_stats(url)
         t0 = time.perf_counter()
         timings = list(pool.map(_analyze, images))
         wall = time.perf_counter() - t0
+        delta = stats_delta(before, triton_stats(url))
     keys = sorted({k for t in timings for k in t})
     phase = {k: statistics.mean(t.get(k, 0.0) for t in timings) for k in keys}
-    return {"ips": len(images) / wall, "wall": wall, **{f"ms_{k}": v for k, v in phase.items()}}
+    return {
+        "ips": len(images) / wall,
+        "wall": wall,
+        "model_ms": model_ms_per_image(delta, len(images)),
+        "models": delta,
+        **{f"ms_{k}": v for k, v in phase.items()},
+    }
 
 
 def median_run(results: list[dict]) -> dict:
@@ -141,6 +193,7 @@ def run_worker(stack: Stack, photos: list[bytes], n: int, concurrency: int) -> l
         ]
         worker = stack.worker(env_of(changes), concurrency=concurrency)
         start(worker)
+        before = triton_stats(f"127.0.0.1:{stack.ports.triton}")
         t0 = time.perf_counter()
         try:
             pending = MediaItem.objects.filter(pk__in=ids).exclude(status__in=["ready", "failed"])
@@ -149,10 +202,11 @@ def run_worker(stack: Stack, photos: list[bytes], n: int, concurrency: int) -> l
                     raise RuntimeError("items still pending after 600 s")
                 time.sleep(0.05)
             wall = time.perf_counter() - t0
+            delta = stats_delta(before, triton_stats(f"127.0.0.1:{stack.ports.triton}"))
         finally:
             stop(worker)
         failed = MediaItem.objects.filter(pk__in=ids, status="failed").count()
-        rows.append((label, n / wall, wall, failed))
+        rows.append((label, n / wall, wall, failed, model_ms_per_image(delta, n)))
     return rows
 
 
@@ -207,12 +261,16 @@ def main() -> int:
         "uploads queued before it starts; SQLite, Milvus Lite server, Triton on CPU with "
         "dynamic batching\n"
     )
-    print("| configuration | images/s | wall s | ms per image | failed | vs all evidence |")
-    print("|---|---|---|---|---|---|")
-    for label, ips, wall, failed in worker_rows:
+    print(
+        "| configuration | images/s | wall s | ms per image | failed | vs all evidence | "
+        "Triton compute ms per image | models' own images/s | end to end / models |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, ips, wall, failed, model_ms in worker_rows:
+        own = 1000 / model_ms if model_ms else float("nan")
         print(
             f"| {label} | {ips:.2f} | {wall:.1f} | {1000 / ips:.0f} | {failed} | "
-            f"{ips / worker_rows[0][1]:.2f}x |"
+            f"{ips / worker_rows[0][1]:.2f}x | {model_ms:.0f} | {own:.2f} | {ips / own:.2f} |"
         )
     base = rows[0][2]["ips"]
     print(
@@ -223,16 +281,33 @@ def main() -> int:
     keys = sorted({k for _, _, r in rows for k in r if k.startswith("ms_")})
     print(
         "| dynamic batching | configuration | images/s | ms per image | vs all evidence | "
+        "Triton compute ms per image | models' own images/s | end to end / models | "
         + " | ".join(f"mean {k[3:]} ms" for k in keys)
         + " |"
     )
-    print("|---|---|---|---|---|" + "---|" * len(keys))
+    print("|---|---|---|---|---|---|---|---|" + "---|" * len(keys))
     for batching, label, r in rows:
+        own = 1000 / r["model_ms"] if r["model_ms"] else float("nan")
         print(
             f"| {'on' if batching else 'off'} | {label} | {r['ips']:.2f} | "
-            f"{1000 / r['ips']:.0f} | {r['ips'] / base:.2f}x | "
+            f"{1000 / r['ips']:.0f} | {r['ips'] / base:.2f}x | {r['model_ms']:.0f} | "
+            f"{own:.2f} | {r['ips'] / own:.2f} | "
             + " | ".join(f"{r.get(k, 0.0):.1f}" for k in keys)
             + " |"
+        )
+    models = rows[0][2]["models"]
+    print(f"\nPer model, the all-evidence run with dynamic batching ({args.images} images)\n")
+    print(
+        "| model | calls | batches | mean batch | calls per image | queue ms per call | "
+        "compute ms per batch | compute ms per image |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, m in sorted(models.items(), key=lambda kv: -kv[1]["compute"]):
+        calls, batches = m["inferences"], max(m["executions"], 1)
+        print(
+            f"| {name} | {calls} | {m['executions']} | {calls / batches:.2f} | "
+            f"{calls / args.images:.2f} | {m['queue'] / 1e6 / max(calls, 1):.1f} | "
+            f"{m['compute'] / 1e6 / batches:.1f} | {m['compute'] / 1e6 / args.images:.1f} |"
         )
     return 0
 

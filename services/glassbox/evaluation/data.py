@@ -1,9 +1,15 @@
 """The data the report reads: the judged corpus and annotations in ``eval_data/``, the sample
-photos, and Fashion-MNIST (Debian ``dataset-fashion-mnist``) in seeded subsets."""
+photos, and Fashion-MNIST (Debian ``dataset-fashion-mnist``) in seeded subsets.
+
+A photo in ``eval_data`` is a path (Debian's darknet and opencv-doc packages) or
+``"skimage:<file>"`` / ``"sklearn:<file>"``: an image that scikit-image's or scikit-learn's wheel
+ships in its data folder, found where the package is installed (:func:`photo_path`)."""
 
 from __future__ import annotations
 
 import gzip
+import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +34,39 @@ FASHION_CLASSES = (
 )
 
 
+# "package:" prefixes of eval_data's photo names: (importable package, data folder inside it)
+PACKAGE_PHOTOS = {"skimage": ("skimage", "data"), "sklearn": ("sklearn", "datasets/images")}
+
+
+def photo_path(name: str | Path) -> Path:
+    """The file of a photo named in ``eval_data``: a path as it is, or ``"skimage:<file>"`` /
+    ``"sklearn:<file>"`` inside that package's data folder (the package is not imported)."""
+    text = str(name)
+    prefix, sep, rest = text.partition(":")
+    if not sep or prefix not in PACKAGE_PHOTOS:
+        return Path(text)
+    package, folder = PACKAGE_PHOTOS[prefix]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"{text}: the package {package} is not installed here (requirements/models.txt,"
+            " installed by infra/bin/setup)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / folder / rest
+
+
+def load_json(name: str) -> dict:
+    """An ``eval_data`` file."""
+    return json.loads((EVAL_DATA / name).read_text(encoding="utf-8"))
+
+
+def load_corpus() -> list[Path]:
+    """The judged corpus of ``queries.json``, as files."""
+    return [photo_path(p) for p in load_json("queries.json")["corpus"]]
+
+
 def read_photo(path: str | Path) -> Image.Image:
-    return decode_rgb(Path(path).read_bytes())
+    return decode_rgb(photo_path(path).read_bytes())
 
 
 def read_idx(path: Path) -> np.ndarray:

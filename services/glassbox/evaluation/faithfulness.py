@@ -76,7 +76,8 @@ def section_faithfulness(
     report.markdown += [
         "## 2. Faithfulness (deletion and insertion, Petsiuk et al. 2018)",
         "",
-        f"Over {n} sample photos (Debian `darknet` and `opencv-doc`), each as the model sees it"
+        f"Over {n} sample photos (the judged corpus: Debian `darknet` and `opencv-doc`, the"
+        " scikit-image and scikit-learn wheels), each as the model sees it"
         f" (the whole image squashed to {BASE_SIZE}×{BASE_SIZE}). Saliency: the top-1 class's"
         " CAM upsampled bilinearly (`glassbox.explain.cam.upsample`, negative evidence clipped);"
         " score: that class's softmax probability. Pixels are removed (deletion: set to the"

@@ -23,6 +23,7 @@ class Plan:
     faithfulness_steps: int = 50
     bottleneck_cs: tuple[float, ...] = BOTTLENECK_CS
     similarity_photos: int | None = None  # None: the whole retrieval corpus
+    tone_photos: int | None = None  # greyscale / sepia copies (section 6); None: all named
 
     @classmethod
     def quick(cls) -> Plan:
@@ -35,6 +36,7 @@ class Plan:
             faithfulness_steps=10,
             bottleneck_cs=(0.03, 0.3),
             similarity_photos=4,
+            tone_photos=2,
         )
 
 

@@ -1,4 +1,5 @@
-"""The evaluation report: accuracy vs explainability, faithfulness, localisation, retrieval.
+"""The evaluation report: accuracy vs explainability, faithfulness, localisation, retrieval,
+find similar, and objects, people, colours and counts.
 
     .venv-models/bin/python -m glassbox.evaluation [--out docs/report] [--quick]
 
@@ -13,9 +14,13 @@ b. Deletion / insertion AUC (``glassbox.explain.faithfulness``) of the top-1 CAM
    pixel order, and a counterfactual mask of each top-1 evidence region.
 c. Pointing game on hand-drawn boxes (``eval_data/boxes.json``) at 224, 320 and 448 px.
 d. ConSE retrieval of text queries judged by hand (``eval_data/queries.json``), scored
-   through ``glassbox.analysis.pipeline.analyze`` exactly as the worker indexes images.
+   through ``glassbox.analysis.pipeline.analyze`` exactly as the worker indexes images, before
+   and after the object detector.
 e. Find similar: the appearance cosine and the similarity score of edited copies of each photo
    against different photos.
+f. Objects, people, colours and counts: what a person names in each photo
+   (``eval_data/annotations.json``) against the tags, detections and caption, before and after
+   the object detector; the detector's precision per class on hand-drawn boxes; bad input.
 
 ``--quick`` shrinks every part (for the test suite); its numbers are not the report's.
 """
@@ -38,10 +43,12 @@ import numpy as np
 
 from glassbox.config import REPO_ROOT, Settings
 from glassbox.evaluation.accuracy import section_accuracy
-from glassbox.evaluation.data import EVAL_DATA
+from glassbox.evaluation.corpus import analyse_corpus
+from glassbox.evaluation.data import load_corpus
 from glassbox.evaluation.faithfulness import section_faithfulness
 from glassbox.evaluation.localisation import section_localisation
 from glassbox.evaluation.models import Models, image_concepts_only, load_models
+from glassbox.evaluation.objects import section_objects
 from glassbox.evaluation.plan import Plan, Report
 from glassbox.evaluation.retrieval import section_retrieval
 from glassbox.evaluation.similarity import section_similarity
@@ -79,7 +86,8 @@ def header(models: Models, command: str, quick: bool) -> list[str]:
         f" numpy {np.__version__}, scikit-learn {sklearn.__version__}",
         f"- Weights: `{models.weights_path.name}` (sha256 {sha256_prefix(models.weights_path)}…),"
         f" concept bank `{models.bank.version}` ({models.bank.n_leaves} classes +"
-        f" {len(models.bank) - models.bank.n_leaves} broader concepts)",
+        f" {len(models.bank) - models.bank.n_leaves} broader concepts), object detector"
+        f" `{models.detector_graph.name}` (sha256 {sha256_prefix(models.detector_graph)}…)",
         "",
     ]
 
@@ -91,17 +99,21 @@ def command_line(argv: Sequence[str]) -> str:
 def run(out: Path, quick: bool, argv: Sequence[str] = ()) -> dict[str, Any]:
     started = time.perf_counter()
     plan = Plan.quick() if quick else Plan()
-    settings = image_concepts_only(Settings())
+    defaults = Settings()
+    settings = image_concepts_only(defaults)
     out.mkdir(parents=True, exist_ok=True)
     models = load_models(settings)
-    corpus = json.loads((EVAL_DATA / "queries.json").read_text())["corpus"]
+    corpus = load_corpus()
     report = Report()
     report.markdown += header(models, command_line(argv), quick)
     section_accuracy(models, plan, out, report)
     section_faithfulness(models, corpus[: plan.faithfulness_photos], plan, out, report)
     section_localisation(models, corpus, out, report)
-    section_retrieval(models, corpus, settings, report)
+    analysed = analyse_corpus(models, corpus, defaults)
+    report.timings_s.update({f"analysis {k}": v for k, v in analysed.seconds.items()})
+    section_retrieval(models, analysed, defaults, report)
     section_similarity(models, corpus[: plan.similarity_photos], settings, report)
+    section_objects(models, analysed, defaults, plan, report)
     total = time.perf_counter() - started
     report.timings_s["total"] = total
     report.results["timings_s"] = report.timings_s

@@ -14,6 +14,7 @@ from PIL import Image
 
 from glassbox.analysis.pipeline import analyze
 from glassbox.config import Settings
+from glassbox.evaluation.corpus import without_rescoring
 from glassbox.evaluation.data import read_photo
 from glassbox.evaluation.models import LocalConceptModel, Models
 from glassbox.evaluation.plan import Report
@@ -37,6 +38,7 @@ def section_similarity(
     cosine (near-duplicate grouping) and the similarity score (its cut-off)."""
     started = time.perf_counter()
     client = LocalConceptModel(models.fast_net, models.encoder)
+    settings = without_rescoring(settings)  # changes no vector
 
     def vectors(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         a = analyze(data, client, models.bank, settings)

@@ -1,9 +1,9 @@
 """``python -m glassbox_launch demo|down|status`` (run with the app's environment).
 
-``demo`` starts Redis, Milvus Lite, Triton, a Celery worker, the maintainer (outbox, reaper,
-reconciler: ``manage.py maintain``) and the web server, migrates the
-SQLite database, seeds the demo user with sample photos and two videos, prints the URL and the
-credentials,
+``demo`` starts Redis, Milvus Lite, Triton, one Celery worker per stage (analyze, index), the
+maintainer (outbox, reaper, reconciler: ``manage.py maintain``) and the web server, migrates the
+SQLite database, seeds the demo user with sample photos and two videos, prints the URL, the
+operators' dashboard, the credentials and how to scrape ``/metrics``,
 and waits. Ctrl-C stops everything this command started. Running it again while the stack is
 up reuses what runs.
 """
@@ -49,13 +49,34 @@ def secret_key(stack: Stack) -> str:
     return path.read_text().strip()
 
 
-def manage(stack: Stack, env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [python_for_app(), "manage.py", *args],
-        cwd=REPO / "web",
-        env={**os.environ, **env},
-        check=True,
-    )
+def metrics_token(stack: Stack) -> str:
+    """The scraper's token for /metrics: from the environment, else generated once into var/."""
+    if os.environ.get("GLASSBOX_METRICS_TOKEN"):
+        return os.environ["GLASSBOX_METRICS_TOKEN"]
+    path = stack.var_dir / "metrics_token"
+    if not path.exists():
+        stack.var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def manage(stack: Stack, env: dict[str, str], *args: str, log_name: str | None = None) -> None:
+    """``manage.py args``; with ``log_name`` its log lines (JSON) go to ``<log>/<name>.log``
+    instead of the terminal (its own messages still print), and their tail if it fails."""
+    argv = [python_for_app(), "manage.py", *args]
+    where = {"cwd": REPO / "web", "env": {**os.environ, **env}}
+    if log_name is None:
+        subprocess.run(argv, check=True, **where)
+        return
+    stack.log_dir.mkdir(parents=True, exist_ok=True)
+    log = stack.log_dir / f"{log_name}.log"
+    with open(log, "ab") as fh:
+        result = subprocess.run(argv, stderr=fh, **where)
+    if result.returncode:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        print("\n".join(tail), file=sys.stderr)
+        raise subprocess.CalledProcessError(result.returncode, argv)
 
 
 def cmd_demo(_args) -> int:
@@ -69,6 +90,7 @@ def cmd_demo(_args) -> int:
         **stack.app_env(),
         "GLASSBOX_SECRET_KEY": secret_key(stack),
         "GLASSBOX_DEMO_PASSWORD": password,
+        "GLASSBOX_METRICS_TOKEN": metrics_token(stack),
     }
     started: list[Service] = []
     print(f"Starting the Glassbox demo (state in {stack.var_dir})")
@@ -79,19 +101,27 @@ def cmd_demo(_args) -> int:
         manage(stack, env, "migrate", "--noinput", "-v", "0")
         manage(stack, env, "collectstatic", "--noinput", "-v", "0")
         manage(stack, env, "reindex", "--if-outdated")  # a collection from an older Glassbox
-        for svc in (stack.worker(env), stack.maintainer(env), stack.web(env)):
+        for svc in (*stack.pools(env), stack.maintainer(env), stack.web(env)):
             if start(svc):
                 started.append(svc)
         existing = [str(p) for p in SAMPLES if p.exists()]
-        manage(stack, env, "seed_demo", *existing)
+        manage(stack, env, "seed_demo", *existing, log_name="seed")
     except (LaunchError, FileNotFoundError, subprocess.CalledProcessError) as exc:
         print(f"\nThe demo could not start: {exc}", file=sys.stderr)
         _stop_all(started)
         return 1
     url = f"http://127.0.0.1:{stack.ports.web}/"
+    token_file = stack.var_dir / "metrics_token"
+    token = (
+        "$GLASSBOX_METRICS_TOKEN"
+        if os.environ.get("GLASSBOX_METRICS_TOKEN")
+        else (f"$(cat {shlex.quote(str(token_file))})")
+    )
     print(
         f"\nGlassbox is running at {url}\n"
         f"  log in as  demo / {password}   (admin / {password} for /admin/)\n"
+        f"  operators  {url}ops/   (operator / {password})\n"
+        f'  metrics    curl -H "Authorization: Bearer {token}" {url}metrics\n'
         f"  logs in    {stack.log_dir}\n"
         "Press Ctrl-C to stop everything this command started."
     )
@@ -125,7 +155,8 @@ def _all_services(stack: Stack) -> list[Service]:
         services.append(stack.triton())
     except (FileNotFoundError, OSError):
         pass
-    return [*services, stack.worker(), stack.maintainer(), stack.web()]
+    # the single all-queue worker of earlier versions too, so `down` stops one left running
+    return [*services, stack.worker(), *stack.pools(), stack.maintainer(), stack.web()]
 
 
 def cmd_down(_args) -> int:
@@ -151,7 +182,7 @@ def cmd_status(_args) -> int:
     for svc in _all_services(stack):
         pid = svc.pid()
         state = f"running (pid {pid})" if pid else "stopped"
-        print(f"{svc.name:<8} {state}")
+        print(f"{svc.name:<14} {state}")
     return 0
 
 

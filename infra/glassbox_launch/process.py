@@ -89,6 +89,7 @@ class Service:
     ready_timeout_s: float = 60.0
     stop_signal: int = signal.SIGTERM
     port_setting: str = ""  # the environment variable that moves this service's port
+    prepare: Callable[[], None] | None = None  # run just before a fresh start (not when running)
 
     @property
     def pid_file(self) -> Path:
@@ -129,6 +130,8 @@ def start(svc: Service, echo: Callable[[str], None] = print) -> bool:
             raise LaunchError(
                 f"port {port} is taken by another process, so {svc.name} cannot start.{hint}"
             )
+    if svc.prepare is not None:
+        svc.prepare()
     env = {**os.environ, **svc.env}
     with open(svc.log_file, "ab") as log:
         log.write(

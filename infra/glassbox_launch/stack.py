@@ -1,4 +1,4 @@
-"""The local stack: Redis, Milvus Lite server, Triton, a Celery worker and the web server.
+"""The local stack: Redis, Milvus Lite server, Triton, Celery workers and the web server.
 
 Used by the demo (``make demo``) and by the test session (tests/conftest.py), with different
 ports and state folders so that both can run at once. Ports can be moved with the
@@ -45,6 +45,12 @@ class Ports:
 
 DEMO_PORTS = Ports(redis=6380, triton=8100, milvus=19540, web=8000)
 TEST_PORTS = Ports(redis=16380, triton=18100, milvus=18530, web=18000)
+
+# One worker pool per stage, each on its own queue: the queues of CELERY_TASK_ROUTES
+# (web/glassbox_web/settings.py; tests/unit/test_monitoring_deploy.py keeps them equal).
+POOLS = ("analyze", "index")
+# a pool's own /metrics listens on the web port + this + its place in POOLS (demo: 8011, 8012)
+POOL_METRICS_OFFSET = 11
 
 
 @dataclass(frozen=True)
@@ -115,8 +121,18 @@ class Stack:
             port_setting="GLASSBOX_TRITON_PORT",
         )
 
-    def worker(self, extra_env: dict[str, str] | None = None, concurrency: int = 1) -> Service:
-        log = self.log_dir / "worker.log"
+    def worker(
+        self,
+        extra_env: dict[str, str] | None = None,
+        concurrency: int = 1,
+        queues: tuple[str, ...] = POOLS,
+        name: str = "worker",
+        metrics_port: int = 0,
+    ) -> Service:
+        """A Celery worker on ``queues`` (by default one worker on every queue, as the tests
+        use it; :meth:`pools` gives one per stage). Its Prometheus files go to a folder of its
+        own, emptied before it starts; ``metrics_port`` > 0 serves them (with the token)."""
+        log = self.log_dir / f"{name}.log"
         offset = log.stat().st_size if log.exists() else 0
 
         def ready() -> bool:
@@ -127,28 +143,50 @@ class Stack:
             except OSError:
                 return False
 
+        node = f"glassbox-{self.ports.web}" if name == "worker" else f"{name}-{self.ports.web}"
+        metrics_dir = self.metrics_dir(name)
+        # its own metrics folder and port, even when handed another worker's environment
+        env = {**self.app_env(), **(extra_env or {}), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        env.pop("GLASSBOX_WORKER_METRICS_PORT", None)
+        if metrics_port:
+            env["GLASSBOX_WORKER_METRICS_PORT"] = str(metrics_port)
         return self._service(
-            "worker",
+            name,
             [
                 str(APP_BIN / "celery"),
                 "-A",
                 "glassbox_web",
                 "worker",
                 "-Q",
-                "analyze,index",
+                ",".join(queues),
                 "--concurrency",
                 str(concurrency),
                 "--loglevel",
                 "INFO",
                 "--hostname",
-                f"glassbox-{self.ports.web}@%h",
+                f"{node}@%h",
             ],
             [],
             ready,
-            env={**self.app_env(), **(extra_env or {})},
+            env=env,
             cwd=REPO / "web",
             ready_timeout_s=60,
+            prepare=partial(_empty_dir, metrics_dir),
         )
+
+    def pools(self, extra_env: dict[str, str] | None = None, environ=os.environ) -> list[Service]:
+        """One worker per stage (``worker-analyze``, ``worker-index``), as deployed; their
+        metrics ports start at ``GLASSBOX_POOL_METRICS_PORT`` (default: web port + 11)."""
+        raw = environ.get("GLASSBOX_POOL_METRICS_PORT")
+        first = int(raw) if raw else self.ports.web + POOL_METRICS_OFFSET
+        return [
+            self.worker(extra_env, queues=(queue,), name=f"worker-{queue}", metrics_port=first + n)
+            for n, queue in enumerate(POOLS)
+        ]
+
+    def metrics_dir(self, name: str) -> Path:
+        """``PROMETHEUS_MULTIPROC_DIR`` of one service (its processes' counter files)."""
+        return self.run_dir / "metrics" / name
 
     def maintainer(self, extra_env: dict[str, str] | None = None) -> Service:
         """``manage.py maintain``: the outbox's dispatcher, the reaper and the reconciler."""
@@ -175,6 +213,8 @@ class Stack:
 
     def web(self, extra_env: dict[str, str] | None = None) -> Service:
         port = self.ports.web
+        metrics_dir = self.metrics_dir("web")
+        env = {**self.app_env(), **(extra_env or {}), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         return self._service(
             "web",
             [
@@ -191,11 +231,12 @@ class Stack:
             ],
             [port],
             lambda: http_ok(f"http://127.0.0.1:{port}/api/v1/health/", accept_any_status=True),
-            env={**self.app_env(), **(extra_env or {})},
+            env=env,
             cwd=REPO / "web",
             ready_timeout_s=60,
             port_setting="GLASSBOX_WEB_PORT",
             stop_signal=signal.SIGTERM,
+            prepare=partial(_empty_dir, metrics_dir),
         )
 
 
@@ -215,6 +256,12 @@ def test_stack() -> Stack:
 
 def python_for_app() -> str:
     return str(APP_BIN / "python") if (APP_BIN / "python").exists() else sys.executable
+
+
+def _empty_dir(path: Path) -> None:
+    """A fresh multiprocess folder: counters of an earlier run must not add to this one's."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
 
 
 def _flags(**options: object) -> list[str]:

@@ -87,6 +87,9 @@ class Settings:
     video_keyframe_interval_s: float = 10.0  # a long shot gets a keyframe per this many seconds
     video_keyframe_side: int = 768  # keyframes are analysed and stored at most this large
     video_shot_threshold: float = 0.5  # the shot detector's cut probability that makes a cut
+    # moderation policies (glassbox.moderation, docs/moderation.md): the TOML file they are
+    # read from, set by GLASSBOX_MODERATION_POLICIES (see _ENV_NAMES)
+    moderation_policies_path: Path = REPO_ROOT / "services/glassbox/moderation/policies.toml"
 
     def __post_init__(self):
         if self.profile not in profiles.PROFILES:
@@ -133,6 +136,15 @@ class WebSettings:
     num_proxies: int = 0  # trusted proxies in front (X-Forwarded-For hops); 0: REMOTE_ADDR
     token_max_age_days: int = 30  # an API token expires this long after it was issued; 0: never
     token_throttle_rate: str = "30/min"  # POST /api/v1/auth/token/ per client address (DRF rate)
+    # Moderation (web/moderation): a moderator's claim on a flag older than this may be taken
+    # over by another moderator
+    moderation_claim_stale_s: int = 900
+    # Operations (web/ops, docs/deployment.md "Monitoring"): the bearer token a Prometheus
+    # scraper sends to /metrics (empty: only signed-in operators), the port a worker serves
+    # its own /metrics on (0: none), and the log format (json or plain)
+    metrics_token: str = ""
+    worker_metrics_port: int = 0
+    log_format: str = "json"
 
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -173,11 +185,16 @@ _KINDS = {
 }
 
 
+# fields whose variable is not GLASSBOX_<FIELD>
+_ENV_NAMES = {"moderation_policies_path": "GLASSBOX_MODERATION_POLICIES"}
+
+
 def _from_environ(cls: type, env: Mapping[str, str]) -> dict[str, Any]:
-    """The fields of ``cls`` set in ``env`` (``GLASSBOX_<FIELD>``; empty means unset), typed."""
+    """The fields of ``cls`` set in ``env`` (``GLASSBOX_<FIELD>``, or its name in
+    ``_ENV_NAMES``; empty means unset), typed."""
     values = {}
     for f in fields(cls):
-        raw = env.get(f"GLASSBOX_{f.name.upper()}")
+        raw = env.get(_ENV_NAMES.get(f.name, f"GLASSBOX_{f.name.upper()}"))
         if raw is not None and raw != "":
             values[f.name] = _coerce(raw, _KINDS[str(f.type)], f.name)
     return values

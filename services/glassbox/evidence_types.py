@@ -10,6 +10,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# NudeNet 3.4.2's labels, in its order: what the nsfw_detector model answers (glassbox.nn.nsfw)
+# and what moderation policies may name (glassbox.moderation.policies).
+NUDITY_LABELS = (
+    "FEMALE_GENITALIA_COVERED",
+    "FACE_FEMALE",
+    "BUTTOCKS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEET_EXPOSED",
+    "BELLY_COVERED",
+    "FEET_COVERED",
+    "ARMPITS_COVERED",
+    "ARMPITS_EXPOSED",
+    "FACE_MALE",
+    "BELLY_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
+)
+
 Box = tuple[float, float, float, float]  # (x0, y0, x1, y1), x0 <= x1 and y0 <= y1
 
 # NudeNet labels that make an image explicit; the other *_EXPOSED labels (feet, armpits,

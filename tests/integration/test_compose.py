@@ -24,9 +24,10 @@ MIN_COMPOSE = (1, 28)  # deploy.resources.reservations.devices (GPU reservations
 REQUIRED_SECRETS = ("GLASSBOX_SECRET_KEY", "GLASSBOX_POSTGRES_PASSWORD", "GLASSBOX_MINIO_PASSWORD")
 DUMMY_ENV = {name: "dummy-value-for-validation" for name in REQUIRED_SECRETS}
 
+POOLS = ("worker-analyze", "worker-index")  # one worker pool per queue (docs/deployment.md)
 SERVICES = {
     "web",
-    "worker",
+    *POOLS,
     "maintainer",
     "migrate",
     "redis",
@@ -39,7 +40,7 @@ SERVICES = {
 }
 LONG_RUNNING_WITH_HEALTHCHECK = {
     "web",
-    "worker",
+    *POOLS,
     "redis",
     "postgres",
     "triton",
@@ -128,14 +129,15 @@ def test_every_service_is_there(services):
     assert SERVICES <= set(services), sorted(SERVICES - set(services))
 
 
-def test_worker_is_scalable(services):
-    worker = services["worker"]
+@pytest.mark.parametrize("name", POOLS)
+def test_worker_is_scalable(services, name):
+    worker = services[name]
     assert "container_name" not in worker
     assert "ports" not in worker
     command = worker["command"]
     assert command[:4] == ["celery", "-A", "glassbox_web", "worker"]
     queues = command[command.index("-Q") + 1].split(",")
-    assert set(queues) == {"analyze", "index"}
+    assert queues == [name.removeprefix("worker-")]
 
 
 def test_web_runs_gunicorn_on_the_wsgi_app(services):
@@ -204,8 +206,8 @@ def test_depends_on_waits_for_health_or_completion(services):
                 assert "healthcheck" in services[dep], f"{name} waits on {dep} without one"
     assert seen >= 10
     for dep in ("postgres", "redis", "triton", "milvus", "migrate"):
-        assert dep in services["web"]["depends_on"]
-        assert dep in services["worker"]["depends_on"]
+        for name in ("web", *POOLS):
+            assert dep in services[name]["depends_on"], name
 
 
 def test_all_volumes_are_named_and_declared(compose, services):
@@ -221,7 +223,7 @@ def test_all_volumes_are_named_and_declared(compose, services):
             used.add(source)
     assert declared == used, f"declared but unused: {sorted(declared - used)}"
     assert {"media", "postgres", "milvus", "etcd", "minio"} <= declared
-    for name in ("web", "worker"):
+    for name in ("web", *POOLS):
         assert "media:/var/lib/glassbox" in services[name]["volumes"]
 
 
@@ -248,11 +250,12 @@ def test_kubernetes_manifests():
         for f in sorted((REPO / "infra/k8s").glob("*.yaml"))
         for d in _docs(str(f.relative_to(REPO)))
     }
-    for name in ("web", "worker", "triton"):
+    for name in ("web", *POOLS, "triton"):
         assert ("Deployment", name) in kinds
     for name in ("web", "triton"):
         assert ("Service", name) in kinds
-    assert ("HorizontalPodAutoscaler", "worker") in kinds
+    for name in POOLS:  # KEDA scales each pool on its queue (tests/unit/test_monitoring_deploy.py)
+        assert ("ScaledObject", name) in kinds
     triton = next(d for d in _docs("infra/k8s/triton.yaml") if d["kind"] == "Deployment")
     limits = triton["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert limits["nvidia.com/gpu"] == 1
@@ -261,6 +264,9 @@ def test_kubernetes_manifests():
 def test_prometheus_scrapes_triton_metrics():
     (config,) = _docs("infra/monitoring/prometheus.yml")
     targets = {
-        t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]
+        t
+        for job in config["scrape_configs"]
+        for sc in job.get("static_configs", [])
+        for t in sc["targets"]
     }
     assert "triton:8002" in targets and "web:8000" in targets

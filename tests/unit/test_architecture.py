@@ -17,6 +17,7 @@ ROOTS = (
     "accounts",
     "jobs",
     "media",
+    "moderation",
     "search",
     "ops",
     "glassbox_launch",

@@ -35,4 +35,6 @@ def test_seed_demo_creates_users_and_is_idempotent(
     assert users.get(username="demo").check_password("glassbox-demo")
     assert users.get(username="admin").is_superuser
     assert MediaItem.objects.filter(title="dog", visibility="public").count() == 1
-    assert len(enqueued) == 1
+    assert users.get(username="moderator").groups.filter(name="moderator").exists()
+    assert MediaItem.objects.filter(title="contact card").count() == 1  # seeded once
+    assert len(enqueued) == 2  # the dog and the contact card, each analysed once

@@ -16,7 +16,7 @@ def fake_pipeline(monkeypatch, bank_embeddings, fake_services):
     calls = []
     upserts = []
 
-    def analyze(data, client, bank, settings):
+    def analyze(data, client, bank, settings, policies=None):
         calls.append(len(data))
         return fake_analysis(bank_embeddings)
 
@@ -65,7 +65,7 @@ def test_analysis_of_a_gone_or_ready_item_is_a_quiet_no_op(make_item, fake_pipel
 def test_final_failures_mark_the_item_failed_with_a_reason(
     monkeypatch, make_item, fake_services, error, reason
 ):
-    def analyze(*args):
+    def analyze(*args, **kwargs):
         raise error
 
     monkeypatch.setattr(tasks.pipeline, "analyze", analyze)
@@ -108,7 +108,7 @@ def test_a_locked_or_lost_database_is_retried_like_an_unavailable_service(
 
     calls = []
 
-    def analyze(*args):
+    def analyze(*args, **kwargs):
         calls.append(1)
         raise db.OperationalError(message)
 

@@ -405,6 +405,27 @@ def test_the_page_plays_the_proxy_with_poster_and_tracks(alice_web, video):
 
 
 def test_the_timeline_has_cuts_tag_text_and_flag_rows_of_seekable_ranges(alice_web, video):
+    from moderation import storing
+
+    hit = {
+        "policy": "explicit-nudity",
+        "score": 0.91,
+        "hide": False,
+        "rule": "explicit nudity: BUTTOCKS_EXPOSED 0.91 ≥ 0.50",
+        "evidence": [
+            {
+                "kind": "nudity",
+                "label": "BUTTOCKS_EXPOSED",
+                "score": 0.91,
+                "box": [0.5, 0.5, 0.9, 0.9],
+                "concept": None,
+                "text": None,
+            }
+        ],
+        "counterfactual": None,
+    }
+    storing.store_window_hits(video.shots.get(index=2), [hit])  # the window at 4-6 s
+    storing.store_video_flags(video)
     html, page = page_of(alice_web, video)
     (cut,) = page.all("span", **{"data-testid": "cut"})
     assert cut["title"] == "cut at 0:02.00, p = 0.97" and cut["data-start"] == "2.000"
@@ -431,9 +452,11 @@ def test_the_timeline_has_cuts_tag_text_and_flag_rows_of_seekable_ranges(alice_w
     assert text["data-preview"] == reverse("media:keyframe", args=[video.pk, 1])
     assert json.loads(text["data-boxes"]) == [[0.1, 0.1, 0.4, 0.3]]
     assert text["aria-label"] == f"Read text “EXIT {XSS}”, 0:02–0:04"  # unescaped by the parser
-    (flag,) = by_kind["flag"]  # the face at 0-2 s is evidence, but does not flag
+    (flag,) = by_kind["flag"]  # the moderation flag of the window at 4-6 s
     assert (flag["data-start"], flag["data-end"]) == ("4.000", "6.000")
-    assert "BUTTOCKS_EXPOSED 0.91" in flag["aria-label"]
+    assert flag["aria-label"].startswith(
+        "Flagged (pending): explicit nudity: BUTTOCKS_EXPOSED 0.91"
+    )
     (row,) = page.all("div", **{"data-testid": "tag-row"})
     assert row["aria-label"] == "dog"
     for testid in ("shots-row", "text-row", "flag-row"):

@@ -64,7 +64,7 @@ def analysed(monkeypatch, bank_embeddings):
     """The image pipeline, faked per keyframe: scene colour -> concepts."""
     seen = []
 
-    def analyze(data, client, bank, settings):  # called from the keyframe threads
+    def analyze(data, client, bank, settings, policies=None):  # from the keyframe threads
         seen.append(len(data))
         import io
 

@@ -52,10 +52,13 @@ INSTALLED_APPS = [
     "media",
     "search",
     "ops",
+    "moderation",
 ]
 
 MIDDLEWARE = [
     "glassbox_web.middleware.ContentSecurityPolicyMiddleware",  # outermost: every response
+    "ops.logs.RequestLogMiddleware",  # a request id for the request's log lines (web/ops)
+    "ops.metrics.RequestMetricsMiddleware",  # Prometheus: requests by route and status
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -80,6 +83,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "accounts.context_processors.roles",
                 "django.contrib.messages.context_processors.messages",
             ],
         },
@@ -179,6 +183,10 @@ SPECTACULAR_SETTINGS = {
         "MediaStatusEnum": "media.models.MediaItem.Status",
         "HealthStatusEnum": ["ok", "down"],
         "HealthDetailStatusEnum": ["ok", "degraded"],
+        "FlagStateEnum": "moderation.models.Flag.State",
+        "FlagActionEnum": "moderation.models.Flag.Action",
+        "EvidenceKindEnum": ["nudity", "concept", "object", "text"],
+        "MediaKindEnum": "media.models.MediaItem.Kind",
     },
 }
 
@@ -244,14 +252,32 @@ RECOVERY = {
     "CONSISTENCY_SAMPLE": WEB.consistency_sample,
 }
 
+# Moderation (web/moderation): a claim on a flag older than this may be taken over.
+MODERATION = {"CLAIM_STALE_S": WEB.moderation_claim_stale_s}
+
+# Operations (web/ops): the scraper's token for /metrics, a worker's own metrics port.
+OPS = {"METRICS_TOKEN": WEB.metrics_token, "WORKER_METRICS_PORT": WEB.worker_metrics_port}
+
+# Logs: JSON lines carrying the request, task, item and stage they belong to (ops.logs), or
+# the plain line with those fields appended (GLASSBOX_LOG_FORMAT=plain). Celery's worker keeps
+# this configuration (ops.signals), so its own lines ("ready.", task received) come out alike.
+if WEB.log_format not in ("json", "plain"):
+    raise ImproperlyConfigured(f"GLASSBOX_LOG_FORMAT={WEB.log_format!r}: use json or plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "ops.logs.PlainFormatter"},
+        "json": {"()": "ops.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": WEB.log_format}},
     "loggers": {
+        "celery": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "ops": {"handlers": ["console"], "level": "INFO"},
+        "jobs": {"handlers": ["console"], "level": "INFO"},
         "glassbox": {"handlers": ["console"], "level": "INFO"},
         "media": {"handlers": ["console"], "level": "INFO"},
         "search": {"handlers": ["console"], "level": "INFO"},
+        "moderation": {"handlers": ["console"], "level": "INFO"},
     },
 }

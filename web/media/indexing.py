@@ -1,29 +1,35 @@
 """The search index kept in step with the database: an item's Milvus row, and the rebuild.
 
 The database is the source of truth for every field of a row, so the index can always be
-rebuilt from it (``manage.py reindex``).
+rebuilt from it (``manage.py reindex``). Moderation's stored flags feed two fields
+(``moderation.visibility.index_fields``): an item moderation shows to its owner only (hidden
+until reviewed, removed, restricted) is written with ``is_public = false``, so public search
+never returns it, and ``flagged`` says the row has a flag that no review cleared (a video's
+window: a flagged time range overlapping it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from glassbox import moderation
 from glassbox.clients.milvus.schema import IndexRow, shot_row_id
-from glassbox.config import get_settings
 from glassbox.retrieval import lexical
 from glassbox_web import runtime
+from moderation import visibility as moderation
 
 from .models import MediaItem
 
 
-def index_row(item: MediaItem, bank=None) -> IndexRow:
+def index_row(
+    item: MediaItem, bank=None, moderated: moderation.IndexFields | None = None
+) -> IndexRow:
     """The Milvus row of an analysed item (it must have a profile). Its tags are stored with
     every broader concept above them, so a tag filter on "dog" finds an item tagged
     "Eskimo dog"."""
     if bank is None:
         bank = runtime.concept_bank()
-    cfg = get_settings()
+    if moderated is None:
+        moderated = moderation.index_fields(item)
     tag_ids = [int(t.concept_id) for t in item.tags.all()]
     tags = list(tag_ids)
     for cid in tag_ids:
@@ -35,11 +41,11 @@ def index_row(item: MediaItem, bank=None) -> IndexRow:
         id=item.pk,
         vector=profile.vector_array(),
         owner_id=item.owner_id,
-        is_public=item.is_public,
+        is_public=item.is_public and not moderated.owner_only,
         kind=item.kind,
         created=int(item.created.timestamp()),
         appearance=appearance if appearance.size else None,
-        flagged=moderation.is_flagged(item.nsfw or [], cfg.nsfw_threshold),
+        flagged=moderated.flagged,
         tags=tags,
         caption=lexical.index_text(item.caption or ""),
         ocr=lexical.index_text(
@@ -51,7 +57,8 @@ def index_row(item: MediaItem, bank=None) -> IndexRow:
 def index_rows(item: MediaItem, bank=None) -> list[IndexRow]:
     """The item's row and, for a video, one row per analysed shot window after it: the same
     privacy and filter fields, the window's own vectors and text."""
-    own = index_row(item, bank)
+    moderated = moderation.index_fields(item)
+    own = index_row(item, bank, moderated)
     if not item.is_video:
         return [own]
     rows = [own]
@@ -67,7 +74,7 @@ def index_rows(item: MediaItem, bank=None) -> list[IndexRow]:
                 end_s=shot.end_s,
                 vector=shot.vector_array(),
                 appearance=appearance if appearance.size else None,
-                flagged=moderation.is_flagged(shot.nsfw or [], get_settings().nsfw_threshold),
+                flagged=moderated.shot_flagged(shot.start_s, shot.end_s),
                 caption=lexical.index_text(shot.caption or ""),
                 ocr=lexical.index_text(
                     "\n".join(str(line.get("text", "")) for line in shot.text_lines or [])

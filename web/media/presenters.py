@@ -145,3 +145,98 @@ def box_style(box: list[float] | None) -> str | None:
         f"left:{x0 * 100:.2f}%;top:{y0 * 100:.2f}%;"
         f"width:{max(x1 - x0, 0) * 100:.2f}%;height:{max(y1 - y0, 0) * 100:.2f}%"
     )
+
+
+# -- moderation: a flag's evidence (the review queue and the owner's banner) ---------------
+
+FLAG_EVIDENCE_KINDS = {
+    "nudity": "sensitive-content detector",
+    "concept": "concept",
+    "object": "detected object",
+    "text": "read text",
+}
+
+
+def flag_concept_map(flag) -> tuple[int, list] | None:
+    """``(concept id, stored 7x7 CAM)`` of the flag's strongest concept evidence: from the
+    window's keyframe for a video flag, else from the item's profile; None without one."""
+    concept = next(
+        (
+            e["concept"]
+            for e in flag.evidence or []
+            if isinstance(e, dict) and e.get("kind") == "concept" and _is_id(e.get("concept"))
+        ),
+        None,
+    )
+    if concept is None:
+        return None
+    if flag.keyframe_id is not None:
+        cams = flag.keyframe.cams if flag.keyframe is not None else None
+    else:
+        profile = getattr(flag.item, "profile", None)  # None until the item is analysed
+        cams = profile.cams if profile is not None else None
+    grid = cams.get(str(int(concept))) if isinstance(cams, dict) else None
+    return (int(concept), grid) if grid is not None else None
+
+
+def flag_view(flag, policy=None) -> dict:
+    """A flag as the templates show it: the policy's name and description, the rule, what
+    raised it (each piece of evidence in words, the boxes as CSS), the heat map of its
+    concept, the counterfactual, and a video flag's time range. ``policy`` is the
+    ``glassbox.moderation.policies.Policy`` named by ``flag.policy`` (None when it is gone)."""
+    from django.urls import reverse
+    from glassbox.video import timeline
+
+    boxes, listed = [], []
+    for e in flag.evidence or []:
+        if not isinstance(e, dict):
+            continue
+        kind = str(e.get("kind", ""))
+        box = e.get("box")
+        try:
+            usable = box is not None and is_box(box)
+        except (TypeError, ValueError):
+            usable = False
+        if usable:
+            boxes.append({"style": box_style(box), "kind": kind})
+        score = e.get("score")
+        listed.append(
+            {
+                "kind": FLAG_EVIDENCE_KINDS.get(kind, kind),
+                "label": str(e.get("label") or ""),
+                "text": str(e.get("text") or ""),
+                "score": float(score) if _is_number(score) else None,
+                "boxed": usable,
+            }
+        )
+    counterfactual = flag.counterfactual if isinstance(flag.counterfactual, dict) else None
+    span = start = None
+    if flag.start_s is not None and flag.end_s is not None:
+        a, b = float(flag.start_s), float(flag.end_s)
+        if math.isfinite(a) and math.isfinite(b) and 0 <= a <= b:
+            span, start = timeline.format_span(a, b), f"{a:.3f}"
+    has_map = flag_concept_map(flag) is not None
+    return {
+        "flag": flag,
+        "name": policy.name if policy is not None else flag.policy,
+        "description": policy.description if policy is not None else "",
+        "action": flag.action,
+        "rule": flag.rule,
+        "evidence": listed,
+        "boxes": boxes,
+        "image_url": reverse("moderation:flag-image", args=[flag.pk]),
+        "heatmap_url": reverse("moderation:flag-heatmap", args=[flag.pk]) if has_map else None,
+        "has_overlay": bool(boxes) or has_map,
+        "counterfactual": str(counterfactual.get("text") or "") if counterfactual else "",
+        "span": span,
+        "start": start,
+        "appeal": getattr(flag, "appeal", None),
+    }
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -23,6 +23,7 @@ from glassbox.config import get_settings
 from glassbox.media.imaging import InvalidMedia
 from glassbox.media.video import VideoDecodeError
 from glassbox_web import runtime
+from moderation import active as moderation_policies
 
 from . import leases, video_work
 from .actions import lifecycle
@@ -124,8 +125,9 @@ def analyze_media(self, item_id: int) -> None:
             data = fh.read()
         fetched = time.perf_counter()
         client, bank = runtime.inference_client(), runtime.concept_bank()
+        policies = moderation_policies.policies_active()  # as the admin left them
         try:
-            analysis = pipeline.analyze(data, client, bank, get_settings())
+            analysis = pipeline.analyze(data, client, bank, get_settings(), policies=policies)
         except (InvalidMedia, InferenceError) as exc:  # final: retrying cannot help
             logger.warning("media %s cannot be analysed: %s", item_id, exc)
             lifecycle.mark_failed(item_id, failure_reason(exc))

@@ -1,7 +1,7 @@
 """What a video's page and player show, from its stored rows: the playable source, the
-timeline (shots and their cuts, each tag's time ranges, read text, flagged ranges, each
-range with the keyframe and heat map that are its evidence), the progress of its analysis,
-and its two WebVTT tracks.
+timeline (shots and their cuts, each tag's time ranges, read text, moderation's flagged
+ranges, each range with the keyframe and heat map that are its evidence), the progress of
+its analysis, and its two WebVTT tracks.
 
 Plain data for the templates, which escape every piece (captions, names, read text are
 untrusted); positions are numbers formatted here, never text from the data.
@@ -16,8 +16,6 @@ from collections.abc import Iterable, Sequence
 
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
-from glassbox import moderation
-from glassbox.config import get_settings
 from glassbox.video import shots as shot_maths
 from glassbox.video import timeline, webvtt
 
@@ -176,8 +174,9 @@ def _range(
     }
 
 
-def video_view(item: MediaItem) -> dict:
-    """Everything the video's page shows under (and in) the player."""
+def video_view(item: MediaItem, flags: Sequence = ()) -> dict:
+    """Everything the video's page shows under (and in) the player. ``flags`` are the
+    moderation flags to mark on the timeline (``moderation.models.Flag`` rows)."""
     rows = list(item.shots.order_by("index"))
     by_index = {r.index: r for r in rows}
     tags = list(item.tags.all())
@@ -272,9 +271,7 @@ def video_view(item: MediaItem) -> dict:
         "cut_ranges": cut_ranges,
         "tag_rows": tag_rows,
         "text_ranges": _grouped(item.text_lines, "text", duration, keyframe_url),
-        "flag_ranges": _grouped(
-            item.nsfw, "flag", duration, keyframe_url, threshold=get_settings().nsfw_threshold
-        ),
+        "flag_ranges": flag_ranges(item, flags, duration),
         "progress": progress_view(item),
         "windows": [
             {
@@ -303,9 +300,54 @@ def _source(item: MediaItem) -> dict | None:
     return {"url": reverse("media:proxy", args=[item.pk]), "mime": found[1]}
 
 
-def _grouped(entries, kind: str, duration: float, keyframe_url, threshold: float | None = None):
-    """Read lines (``kind`` "text") or detections ("flag": only those that flag the item) of
-    the windows, one range per window, with their boxes on its keyframe."""
+def flag_ranges(item: MediaItem, flags: Sequence, duration: float) -> list[dict]:
+    """Moderation's flags with a time range, one range each: the policy, its rule and the
+    flag's state in words; its keyframe (with the concept's heat map for a concept flag,
+    else with the evidence's boxes) as the preview."""
+    out = []
+    for flag in sorted(flags, key=lambda f: (f.start_s or 0.0, -f.score, f.pk or 0)):
+        span = span_of({"start": flag.start_s, "end": flag.end_s})
+        if span is None:
+            continue
+        shot = flag.keyframe
+        concept = next(
+            (
+                e.get("concept")
+                for e in flag.evidence or []
+                if isinstance(e, dict) and e.get("kind") == "concept"
+            ),
+            None,
+        )
+        preview, boxes = None, []
+        if shot is not None and shot.keyframe:
+            if isinstance(concept, int) and str(concept) in (shot.cams or {}):
+                preview = reverse("media:shot-tag-heatmap", args=[item.pk, shot.index, concept])
+            else:
+                preview = reverse("media:keyframe", args=[item.pk, shot.index])
+                boxes = [
+                    e["box"]
+                    for e in flag.evidence or []
+                    if isinstance(e, dict) and _usable_box(e.get("box"))
+                ]
+        label = f"Flagged ({flag.state}): {flag.rule}, {timeline.format_span(*span)}"
+        out.append(
+            _range(
+                "flag",
+                span[0],
+                span[1],
+                duration,
+                label,
+                shot.index if shot is not None else None,
+                preview,
+                boxes,
+            )
+        )
+    return out
+
+
+def _grouped(entries, kind: str, duration: float, keyframe_url):
+    """Read lines (``kind`` "text") of the windows, one range per window, with their boxes
+    on its keyframe."""
     windows: dict[tuple, list[dict]] = defaultdict(list)
     for entry in entries or []:
         span = span_of(entry)
@@ -313,29 +355,14 @@ def _grouped(entries, kind: str, duration: float, keyframe_url, threshold: float
             windows[(span, _shot_index(entry))].append(entry)
     out = []
     for (span, index), found in sorted(windows.items(), key=lambda kv: kv[0][0]):
-        if threshold is not None:
-            found = list(moderation.flagging(found, threshold))
-            if not found:
-                continue
         when = timeline.format_span(*span)
-        if kind == "text":
-            read = ", ".join(f"\u201c{e.get('text', '')}\u201d" for e in found)
-            label = f"Read text {read}, {when}"
-        else:
-            seen = ", ".join(f"{e.get('label', '')} {_score(e)}" for e in found)
-            label = f"Flagged: {seen}, {when}"
+        read = ", ".join(f"\u201c{e.get('text', '')}\u201d" for e in found)
+        label = f"Read text {read}, {when}"
         boxes = [e["box"] for e in found if _usable_box(e.get("box"))]
         out.append(
             _range(kind, span[0], span[1], duration, label, index, keyframe_url(index), boxes)
         )
     return out
-
-
-def _score(entry: dict) -> str:
-    try:
-        return f"{float(entry.get('score', 0.0)):.2f}"
-    except (TypeError, ValueError):
-        return ""
 
 
 def _usable_box(box) -> bool:

@@ -41,6 +41,8 @@ from glassbox.media.video import VideoDecodeError
 from glassbox.video import keyframes as kf
 from glassbox.video import shots as shot_maths
 from glassbox.video import timeline
+from moderation import active as moderation_policies
+from moderation import storing as moderation_storing
 from PIL import Image
 
 from .actions import persistence
@@ -82,11 +84,14 @@ def analyze_video(
     done = sum(r.analyzed_at is not None for r in rows)
     progress("keyframes", done, total)
     pending = [r for r in rows if r.analyzed_at is None]
+    policies = moderation_policies.policies_active() if pending else ()
     # Keyframes are analysed PARALLEL_KEYFRAMES at a time, so that Triton's dynamic batcher
     # merges their requests and one keyframe's Python work overlaps another's inference;
     # each is stored (its checkpoint) in this thread as soon as it is done.
     with ThreadPoolExecutor(PARALLEL_KEYFRAMES, thread_name_prefix="keyframe") as pool:
-        futures = {pool.submit(_analyse_keyframe, r, client, bank, cfg): r for r in pending}
+        futures = {
+            pool.submit(_analyse_keyframe, r, client, bank, cfg, policies): r for r in pending
+        }
         try:
             for future in as_completed(futures):
                 store_window_analysis(futures[future], future.result())
@@ -122,9 +127,7 @@ def detect_windows(
         probabilities, fps, threshold=cfg.video_shot_threshold, frame_times_s=frame_times
     )
     interval = cfg.video_keyframe_interval_s
-    plans = {
-        s.index: kf.plan_candidates(s, fps, interval, CANDIDATES_PER_WINDOW) for s in shots
-    }
+    plans = {s.index: kf.plan_candidates(s, fps, interval, CANDIDATES_PER_WINDOW) for s in shots}
     wanted = sorted({f for frames in plans.values() for f in frames})
     decoded = video_frames.frames_at(path, wanted, cfg.video_keyframe_side, by="index")
     images = {frame: rgb for frame, (_t, rgb) in zip(wanted, decoded, strict=True)}
@@ -193,13 +196,20 @@ def _jpeg(rgb: np.ndarray, quality: int = 88) -> bytes:
 # -- 2. a window's analysis ---------------------------------------------------------------
 
 
-def _analyse_keyframe(row: Shot, client, bank, cfg: Settings) -> pipeline.Analysis:
+def _analyse_keyframe(row: Shot, client, bank, cfg: Settings, policies) -> pipeline.Analysis:
     with row.keyframe.open("rb") as fh:
         data = fh.read()
-    return pipeline.analyze(data, client, bank, cfg)
+    return pipeline.analyze(data, client, bank, cfg, policies=policies)
 
 
 def store_window_analysis(row: Shot, analysis: pipeline.Analysis) -> None:
+    """A window's evidence and its policy hits, stored together: its checkpoint."""
+    with transaction.atomic():
+        _store_window_evidence(row, analysis)
+        moderation_storing.store_window_hits(row, analysis.flags)
+
+
+def _store_window_evidence(row: Shot, analysis: pipeline.Analysis) -> None:
     profile = persistence.profile_fields(analysis)
     caption = analysis.caption.as_dict()
     row.tags = [

@@ -9,12 +9,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 from glassbox.media.imaging import InvalidMedia
+from moderation import actions as moderation_actions
+from moderation import active as moderation_active
+from moderation import states as moderation_states
+from moderation import visibility
 
 from . import heatmaps, video_presenters
 from .actions import commands
 from .forms import UploadForm, VisibilityForm
 from .models import MediaItem
-from .presenters import caption_view, evidence_view, tag_overlays
+from .presenters import caption_view, evidence_view, flag_view, tag_overlays
 
 PAGE_SIZE = 48
 
@@ -59,6 +63,9 @@ def upload(request: HttpRequest) -> HttpResponse:
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible(request, pk)
+    is_owner = item.owner_id == request.user.pk
+    state = visibility.state_for(item)
+    standing = [f for f in state.flags if f.state not in moderation_states.CLEARED]
     return render(
         request,
         "media/detail.html",
@@ -67,11 +74,71 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "overlays": tag_overlays(item.tags.all()),
             "caption": caption_view(item.caption, item.caption_phrases),
             "evidence": evidence_view(item),
-            "video": video_presenters.video_view(item) if item.is_video else None,
-            "is_owner": item.owner_id == request.user.pk,
+            "video": video_presenters.video_view(item, standing) if item.is_video else None,
+            "is_owner": is_owner,
             "visibility_form": VisibilityForm(initial={"visibility": item.visibility}),
+            "moderation": _moderation_banner(request, item, state, is_owner),
         },
     )
+
+
+def _moderation_banner(request: HttpRequest, item: MediaItem, state, is_owner: bool) -> dict | None:
+    """Why the item is under review, hidden, removed or restricted, each flag with its rule
+    and evidence, and the appeal form: for its owner (and moderators); None for anyone else
+    or when no flag concerns it."""
+    if not state.flags or not (is_owner or moderation_actions.is_moderator(request.user)):
+        return None
+    policies = {p.slug: p for p in moderation_active.policies_active()}
+    if state.removed:
+        tone, heading = "removed", "Removed by moderation"
+        summary = "A moderator confirmed that this item breaks a policy whose action is to "
+        summary += "remove it: nobody but its owner can see it, and it is out of search."
+    elif state.restricted:
+        tone, heading = "restricted", "Restricted to its owner by moderation"
+        summary = "A moderator confirmed that this item breaks a policy whose action is to "
+        summary += "restrict it: nobody but its owner can see it, and it is out of search."
+    elif state.hidden:
+        tone, heading = "hidden", "Hidden until reviewed"
+        summary = "An automatic check flagged this item strongly enough to hide it: nobody but "
+        summary += "its owner can see it, nor find it in search, until a moderator reviews it."
+    elif state.under_review:
+        tone, heading = "review", "Under review"
+        summary = "An automatic check flagged this item for a moderator to review; others can "
+        summary += "still see it meanwhile."
+    else:
+        tone, heading = "cleared", "Reviewed"
+        summary = "A moderator reviewed the flags below; they no longer count against the item."
+    appealable = [f for f in state.flags if f.state == moderation_states.CONFIRMED]
+    can_appeal = is_owner and any(getattr(f, "appeal", None) is None for f in appealable)
+    return {
+        "tone": tone,
+        "heading": heading,
+        "summary": summary,
+        "entries": [
+            {
+                "v": flag_view(f, policies.get(f.policy)),
+                "prefix": f"b{f.pk}",
+                "status": OWNER_STATES.get(f.state, f.state),
+                "decided": f.state in DECIDED,
+            }
+            for f in state.flags
+        ],
+        "can_appeal": can_appeal,
+        "max_message": moderation_actions.MAX_MESSAGE,
+    }
+
+
+DECIDED = frozenset({"confirmed", "appealed", "upheld", "reinstated"})
+OWNER_STATES = {
+    "pending": "waiting for review",
+    "claimed": "being reviewed",
+    "escalated": "waiting for review (escalated)",
+    "confirmed": "confirmed by a moderator",
+    "appealed": "appealed: waiting for a moderator",
+    "upheld": "appeal refused: the confirmation stands",
+    "reinstated": "appeal granted: reinstated",
+    "dismissed": "dismissed",
+}
 
 
 @require_POST

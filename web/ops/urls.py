@@ -4,4 +4,7 @@ from . import views
 
 app_name = "ops"
 
-urlpatterns = [path("health/", views.health_page, name="health")]
+urlpatterns = [
+    path("", views.dashboard_page, name="dashboard"),
+    path("health/", views.health_page, name="health"),
+]

@@ -188,7 +188,8 @@ def source_from_upload(data: bytes, name: str = "") -> Source:
     cfg = dataclasses.replace(
         get_settings(), ocr=False, nsfw=False, objects=False, faithfulness="off"
     )
-    analysis = analyze(data, runtime.inference_client(), runtime.concept_bank(), cfg)
+    # a query image is not moderated (no policies): it is never stored
+    analysis = analyze(data, runtime.inference_client(), runtime.concept_bank(), cfg, policies=())
     appearance = np.asarray(analysis.appearance, dtype=np.float32)
     norm = float(np.linalg.norm(appearance))
     return Source(

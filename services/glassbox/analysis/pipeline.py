@@ -13,8 +13,9 @@ import numpy as np
 from glassbox.analysis.evidence import CamGrid, ConceptScore, TagEvidence
 from glassbox.analysis.protocols import ConceptModel, Concepts
 from glassbox.analysis.state import ImageState, Step
-from glassbox.analysis.steps import STEPS
+from glassbox.analysis.steps import MODERATION, STEPS
 from glassbox.explain.caption import Caption, OcrLine
+from glassbox.moderation.policies import Policy, default_policies
 from glassbox.retrieval.conse import SemanticVector
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ class Analysis:
     # the object detector's classes (glassbox.detection.objects.ObjectEvidence.as_dict, with
     # "colour": RegionColour.as_dict of the best box), most confident first
     objects: list[dict] = field(default_factory=list)
+    # one per moderation policy hit (glassbox.moderation.flags.FlagHit.as_dict): the policy's
+    # slug, score, whether it hides the item, the rule in words, the evidence (a concept's
+    # heat map is cams[concept]) and the counterfactual
+    flags: list[dict] = field(default_factory=list)
 
 
 def analyze(
@@ -54,11 +59,14 @@ def analyze(
     bank: Concepts,
     settings: Settings,
     text_lines: Sequence[OcrLine] | None = None,
+    policies: Sequence[Policy] | None = None,
 ) -> Analysis:
     """Analyse one image upload. Raises ``InvalidMedia`` or the client's ``InferenceFailure``.
 
     ``text_lines`` are OCR lines ``(text, box, score)`` (box in fractions of width and height);
     by default they are read with the client's ``ocr`` model when ``settings.ocr`` is on.
+    ``policies`` are the moderation policies to apply: ``None`` for
+    ``default_policies(settings)``, an empty sequence to switch moderation off.
     """
     state = ImageState(
         data,
@@ -67,8 +75,9 @@ def analyze(
         settings,
         text_lines=[] if text_lines is None else list(text_lines),
         text_given=text_lines is not None,
+        policies=tuple(default_policies(settings) if policies is None else policies),
     )
-    timings = run_steps(STEPS, state)
+    timings = run_steps((*STEPS, MODERATION), state)
     return Analysis(
         width=state.image.width,
         height=state.image.height,
@@ -88,6 +97,7 @@ def analyze(
             else o.as_dict()
             for o in state.objects
         ],
+        flags=[hit.as_dict() for hit in state.flags],
     )
 
 

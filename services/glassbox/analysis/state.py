@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from glassbox.detection.objects import ObjectEvidence
     from glassbox.evidence_types import Detection
     from glassbox.explain.caption import OcrLine
+    from glassbox.moderation.flags import FlagHit
+    from glassbox.moderation.policies import Policy
     from glassbox.retrieval.conse import SemanticVector
 
 
@@ -57,6 +59,9 @@ class ImageState:
     tags: list[TagEvidence] = field(default_factory=list)  # "tags", then refined
     tag_grids: dict[int, np.ndarray] = field(default_factory=dict)  # grid of each tag's region
     cams: dict[int | str, CamGrid] = field(default_factory=dict)  # "heat maps"
+    # "moderation": the policies applied (glassbox.moderation), and a FlagHit per policy hit
+    policies: tuple[Policy, ...] = ()
+    flags: list[FlagHit] = field(default_factory=list)
     step_ms: dict[str, float] = field(default_factory=dict)  # milliseconds per step that ran
     small: np.ndarray | None = None  # evidence_image(), made once
 

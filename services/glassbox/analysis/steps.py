@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from glassbox.analysis import evidence
+from glassbox.analysis import flags as moderation
 from glassbox.analysis import objects as detected
 from glassbox.analysis.evidence import ConceptScore
 from glassbox.analysis.state import ImageState, Step
@@ -201,6 +202,10 @@ STEPS: tuple[Step, ...] = (
     ),
     Step("heat maps", "explain", heat_maps),
 )
+
+# The moderation policies over the finished analysis (glassbox.analysis.flags), after STEPS:
+# evidence from every step above, and counterfactuals for the hits only.
+MODERATION = Step("moderation", "explain", moderation.flag, lambda s: bool(s.policies))
 
 
 def _text_terms(

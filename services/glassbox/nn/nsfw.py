@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glassbox.evidence_types import Detection
+from glassbox.evidence_types import NUDITY_LABELS, Detection
 from glassbox.nn import _threads_from_env, require_file
 
 MODEL_FILE = "320n.onnx"
@@ -29,26 +29,7 @@ MIN_SCORE = 0.2  # NudeNet's candidate threshold
 NMS_SCORE = 0.25  # NudeNet's cv2.dnn.NMSBoxes arguments
 NMS_IOU = 0.45
 # NudeNet 3.4.2's label order; the model's own metadata ("names") is preferred when present.
-LABELS = (
-    "FEMALE_GENITALIA_COVERED",
-    "FACE_FEMALE",
-    "BUTTOCKS_EXPOSED",
-    "FEMALE_BREAST_EXPOSED",
-    "FEMALE_GENITALIA_EXPOSED",
-    "MALE_BREAST_EXPOSED",
-    "ANUS_EXPOSED",
-    "FEET_EXPOSED",
-    "BELLY_COVERED",
-    "FEET_COVERED",
-    "ARMPITS_COVERED",
-    "ARMPITS_EXPOSED",
-    "FACE_MALE",
-    "BELLY_EXPOSED",
-    "MALE_GENITALIA_EXPOSED",
-    "ANUS_COVERED",
-    "FEMALE_BREAST_COVERED",
-    "BUTTOCKS_COVERED",
-)
+LABELS = NUDITY_LABELS
 
 
 def bundled_model_path() -> Path:

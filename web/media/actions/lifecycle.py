@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from glassbox.analysis.pipeline import Analysis
 from jobs import outbox
+from moderation import storing as moderation_storing
 
 from ..models import MediaItem
 from . import persistence
@@ -75,13 +76,15 @@ def renew_lease(item_id: int, owner: str, seconds: float | None = None) -> bool:
 def record_analysis(
     item_id: int, analysis: Analysis, timings: Mapping[str, float] | None = None
 ) -> bool:
-    """Store tags and the semantic profile of one analysis and, in the same transaction, ask
-    for its indexing. ``False`` if the item is gone."""
+    """Store tags, the semantic profile and the moderation flags of one analysis and, in the
+    same transaction, ask for its indexing. ``False`` if the item is gone."""
     with transaction.atomic():
         item = MediaItem.objects.select_for_update().filter(pk=item_id).first()
         if item is None:
             return False
         persistence.store_analysis(item, analysis, timings or {})
+        # a re-analysis updates the flags and keeps the decisions (moderation.storing)
+        moderation_storing.store_item_flags(item, analysis.flags)
         # The lease now covers the indexing: if no index task completes within it, the
         # reaper sends the indexing again (not the analysis).
         item.lease_owner, item.lease_expires = index_owner(item_id), lease_until()
@@ -92,11 +95,13 @@ def record_analysis(
 
 def record_video_analysis(item_id: int, timings: Mapping[str, float] | None = None) -> bool:
     """A video's stages are stored as they run (``media.video_work``); this closes them:
-    timings, progress, and its indexing asked for in the same transaction."""
+    timings, progress, its windows' policy hits merged into flags (time ranges), and its
+    indexing asked for in the same transaction."""
     with transaction.atomic():
         item = MediaItem.objects.select_for_update().filter(pk=item_id).first()
         if item is None:
             return False
+        moderation_storing.store_video_flags(item)
         item.timings = {**item.timings, **dict(timings or {})}
         item.progress = {}
         item.lease_owner, item.lease_expires = index_owner(item_id), lease_until()

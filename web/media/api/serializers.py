@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from moderation import visibility as moderation_visibility
+from moderation.api.serializers import ItemModerationSerializer
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
@@ -341,6 +343,20 @@ class ObjectSerializer(serializers.Serializer):
     colour = ColourSerializer(required=False)
 
 
+class OwnersModeration(ItemModerationSerializer):
+    """The item's moderation, for its owner only, and only once it was flagged (other
+    callers, and unflagged items, get a response without it)."""
+
+    def get_attribute(self, item: MediaItem):
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or user.pk is None or item.owner_id != user.pk:
+            raise SkipField()
+        if not item.flags.exists():
+            raise SkipField()
+        return moderation_visibility.state_for(item)
+
+
 class MediaDetailSerializer(MediaBriefSerializer):
     original_url = serializers.SerializerMethodField()
     tags = TagSerializer(many=True, read_only=True)
@@ -374,6 +390,12 @@ class MediaDetailSerializer(MediaBriefSerializer):
         required=False,
         help_text="video only: its analysis windows in order, each with its keyframe and tags",
     )
+    moderation = OwnersModeration(
+        required=False,
+        help_text="for its owner, when moderation flagged it: whether it is under review, "
+        "hidden, removed or restricted, and why (each flag's rule and evidence); left out "
+        "for everyone else, and for an item that was never flagged",
+    )
 
     class Meta(MediaBriefSerializer.Meta):
         fields = [
@@ -398,6 +420,7 @@ class MediaDetailSerializer(MediaBriefSerializer):
             "metadata_url",
             "progress",
             "shots",
+            "moderation",
         ]
         read_only_fields = fields
 

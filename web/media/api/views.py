@@ -5,8 +5,11 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from glassbox.config import get_settings
 from glassbox.media import imaging
-from glassbox_web.problems import Problem
+from glassbox_web.problems import Problem, problem_response
 from glassbox_web.schema import problems
+from moderation import actions as moderation
+from moderation.api.serializers import AppealRequestSerializer, AppealSerializer
+from moderation.api.views import CONFLICT, conflict_response
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -58,6 +61,7 @@ class MediaViewSet(
         "create": MediaUploadSerializer,
         "partial_update": MediaUpdateSerializer,
         "statuses": StatusQuerySerializer,
+        "appeal": AppealRequestSerializer,
     }
 
     def get_queryset(self):
@@ -108,6 +112,37 @@ class MediaViewSet(
             raise Problem(409, exc.code, exc.detail) from exc
         body = MediaDetailSerializer(item, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=AppealRequestSerializer,
+        responses={201: AppealSerializer, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def appeal(self, request: Request, pk: str | None = None) -> Response:
+        """The owner appeals the item's confirmed flags (or the one named), once each, with a
+        message; a moderator other than whoever confirmed decides. Someone else's item: 404;
+        a second appeal: 409."""
+        body = AppealRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            item_id = int(pk or "")
+        except ValueError:
+            return problem_response(404, "not_found", "No such item of yours.")
+        try:
+            made = moderation.appeal(
+                item_id,
+                request.user,
+                body.validated_data["message"],
+                flag_id=body.validated_data.get("flag"),
+            )
+        except moderation.NotFound as exc:
+            return problem_response(404, "not_found", f"{exc}.")
+        except moderation.Conflict as exc:
+            return conflict_response(exc)
+        except ValueError as exc:
+            return problem_response(400, "invalid", str(exc), field="message")
+        body = AppealSerializer(made, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         parameters=[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -25,14 +26,23 @@ def proxy_path(instance: MediaItem, filename: str) -> str:
 
 
 class MediaQuerySet(models.QuerySet):
+    # Moderation's rule, given by the moderation app when it loads
+    # (``moderation.visibility.install``): a filter on the items that only their owner may
+    # see whatever their visibility (hidden until reviewed, removed, restricted).
+    owner_only_rule: Callable[[], Q] | None = None
+
     def visible_to(self, user) -> MediaQuerySet:
-        """Items ``user`` may see: their own and everyone's public items. Nothing if anonymous.
+        """Items ``user`` may see: their own and everyone's public items, less the public
+        items moderation shows to their owner only. Nothing if anonymous.
 
         Every page, API endpoint, file view and search result goes through this filter.
         """
         if user is None or not user.is_authenticated:
             return self.none()
-        return self.filter(Q(owner_id=user.pk) | Q(visibility=MediaItem.Visibility.PUBLIC))
+        public = Q(visibility=MediaItem.Visibility.PUBLIC)
+        if self.owner_only_rule is not None:
+            public &= ~self.owner_only_rule()
+        return self.filter(Q(owner_id=user.pk) | public)
 
     def owned_by(self, user) -> MediaQuerySet:
         if user is None or not user.is_authenticated:

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
 from accounts.permissions import IsOperator
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from glassbox_web.problems import Problem
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import health
-from .serializers import HealthDetailSerializer, HealthSerializer
+from .. import actions, dashboard, health
+from .serializers import (
+    DashboardSerializer,
+    HealthDetailSerializer,
+    HealthSerializer,
+    RetryRequestSerializer,
+    RetryResultSerializer,
+)
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -42,3 +49,60 @@ class HealthDetailView(APIView):
         ok = health.all_ok(checks) and health.pipeline_ok(pipeline)
         body = {"status": "ok" if ok else "degraded", "checks": checks, "pipeline": pipeline}
         return Response(body, status=200 if ok else 503, headers=NO_STORE)
+
+
+WATCH_PARAMETER = OpenApiParameter(
+    "watch",
+    str,
+    required=False,
+    description="comma-separated item ids whose status to include (at most 50), e.g. the "
+    "items just retried from the dashboard",
+)
+
+
+def _watch_ids(raw: str | None) -> list[int]:
+    if not raw:
+        return []
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        ids = [-1]
+    if any(i < 1 for i in ids) or len(ids) > dashboard.MAX_WATCH:
+        raise Problem(
+            400,
+            "invalid_watch",
+            f"watch must be up to {dashboard.MAX_WATCH} comma-separated item ids",
+            field="watch",
+        )
+    return ids
+
+
+class DashboardView(APIView):
+    """The operators' dashboard as JSON: queues, workers, throughput, time per stage,
+    failures by reason, items to re-index, Triton's per-model statistics and Milvus. A
+    section whose dependency is down carries ``error`` and nothing else."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(parameters=[WATCH_PARAMETER], responses={200: DashboardSerializer})
+    def get(self, request: Request) -> Response:
+        watch = _watch_ids(request.query_params.get("watch"))
+        return Response(dashboard.snapshot(watch), headers=NO_STORE)
+
+
+class RetryView(APIView):
+    """Queue failed items again, by id or all those failed with one reason (at most 500 a
+    call); items that are not failed any more are skipped, not refused."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(request=RetryRequestSerializer, responses={200: RetryResultSerializer})
+    def post(self, request: Request) -> Response:
+        body = RetryRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        retried, skipped = actions.retry_failed(
+            request.user,
+            ids=body.validated_data.get("ids"),
+            reason=body.validated_data.get("reason"),
+        )
+        return Response({"retried": retried, "skipped": skipped}, headers=NO_STORE)

@@ -1,9 +1,10 @@
-"""What makes an item *flagged*: a policy over the NSFW detector's evidence.
+"""What makes an item *flagged* for the search filter: the NSFW detector's explicit labels.
 
 An item is flagged when the detector found an exposed intimate body part at or above the
 reporting threshold (``GLASSBOX_NSFW_THRESHOLD``). Exposed feet, armpits or belly, and every
-covered label, are reported as evidence but do not flag. The flag is a search filter; the
-detections themselves (label, box, score) are its explanation.
+covered label, are reported as evidence but do not flag. The flag is a search filter (the
+web's ``media.indexing``); the detections themselves (label, box, score) are its
+explanation. The review queue's flags come from the policies (``glassbox.moderation.flags``).
 """
 
 from __future__ import annotations

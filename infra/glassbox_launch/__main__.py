@@ -120,6 +120,7 @@ def cmd_demo(_args) -> int:
     print(
         f"\nGlassbox is running at {url}\n"
         f"  log in as  demo / {password}   (admin / {password} for /admin/)\n"
+        f"  moderators {url}moderation/   (moderator / {password})\n"
         f"  operators  {url}ops/   (operator / {password})\n"
         f'  metrics    curl -H "Authorization: Bearer {token}" {url}metrics\n'
         f"  logs in    {stack.log_dir}\n"

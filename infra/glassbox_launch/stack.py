@@ -47,8 +47,12 @@ DEMO_PORTS = Ports(redis=6380, triton=8100, milvus=19540, web=8000)
 TEST_PORTS = Ports(redis=16380, triton=18100, milvus=18530, web=18000)
 
 # One worker pool per stage, each on its own queue: the queues of CELERY_TASK_ROUTES
-# (web/glassbox_web/settings.py; tests/unit/test_monitoring_deploy.py keeps them equal).
-POOLS = ("analyze", "index")
+# (web/glassbox_web/settings.py; tests/unit/test_monitoring_deploy.py keeps them equal). The
+# analyze pool also reads "reprocess", after "analyze" (queue_order_strategy "priority"), so
+# new uploads go before reprocessing.
+POOL_QUEUES = {"analyze": ("analyze", "reprocess"), "index": ("index",)}
+POOLS = tuple(POOL_QUEUES)
+ALL_QUEUES = tuple(q for queues in POOL_QUEUES.values() for q in queues)
 # a pool's own /metrics listens on the web port + this + its place in POOLS (demo: 8011, 8012)
 POOL_METRICS_OFFSET = 11
 
@@ -125,7 +129,7 @@ class Stack:
         self,
         extra_env: dict[str, str] | None = None,
         concurrency: int = 1,
-        queues: tuple[str, ...] = POOLS,
+        queues: tuple[str, ...] = ALL_QUEUES,
         name: str = "worker",
         metrics_port: int = 0,
     ) -> Service:
@@ -180,8 +184,10 @@ class Stack:
         raw = environ.get("GLASSBOX_POOL_METRICS_PORT")
         first = int(raw) if raw else self.ports.web + POOL_METRICS_OFFSET
         return [
-            self.worker(extra_env, queues=(queue,), name=f"worker-{queue}", metrics_port=first + n)
-            for n, queue in enumerate(POOLS)
+            self.worker(
+                extra_env, queues=POOL_QUEUES[pool], name=f"worker-{pool}", metrics_port=first + n
+            )
+            for n, pool in enumerate(POOLS)
         ]
 
     def metrics_dir(self, name: str) -> Path:

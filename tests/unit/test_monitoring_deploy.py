@@ -104,9 +104,22 @@ def worker_queue(command: list[str]) -> list[str]:
     return command[command.index("-Q") + 1].split(",")
 
 
+# each pool's queues, in the order its workers read them (the first is the pool's own)
+POOL_QUEUES = {"analyze": ["analyze", "reprocess"], "index": ["index"]}
+
+
 def test_the_launchers_pools_are_the_routed_queues():
-    assert list(launcher.POOLS) == queues()
-    assert set(queues()) >= {"analyze", "index"}
+    assert {p: list(q) for p, q in launcher.POOL_QUEUES.items()} == POOL_QUEUES
+    assert list(launcher.POOLS) == list(POOL_QUEUES)
+    assert sorted(launcher.ALL_QUEUES) == sorted(queues())  # every routed queue is read
+    assert set(queues()) >= {"analyze", "index", "reprocess"}
+
+
+def test_reprocessing_waits_behind_new_uploads():
+    # kombu's Redis transport then BRPOPs a worker's queues in the order of its -Q
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["queue_order_strategy"] == "priority"
+    assert settings.CELERY_TASK_ROUTES["media.reprocess"] == {"queue": "reprocess"}
+    assert settings.CELERY_TASK_ROUTES["media.analyze"] == {"queue": "analyze"}
 
 
 @pytest.mark.parametrize("doc", manifests(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
@@ -135,11 +148,11 @@ def test_one_deployment_per_pool_each_scaled_by_keda_on_its_own_list():
     workers = {
         n: d for n, d in deployments.items() if d["metadata"]["labels"].get("component") == "worker"
     }
-    assert set(workers) == {f"worker-{q}" for q in queues()}
-    for queue in queues():
-        name = f"worker-{queue}"
+    assert set(workers) == {f"worker-{p}" for p in POOL_QUEUES}
+    for pool, pool_queues in POOL_QUEUES.items():
+        name = f"worker-{pool}"
         container = workers[name]["spec"]["template"]["spec"]["containers"][0]
-        assert worker_queue(container["command"]) == [queue]
+        assert worker_queue(container["command"]) == pool_queues
         env = {e["name"]: e.get("value") for e in container.get("env", [])}
         assert env["PROMETHEUS_MULTIPROC_DIR"] and env["GLASSBOX_WORKER_METRICS_PORT"] == "9808"
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
@@ -148,10 +161,10 @@ def test_one_deployment_per_pool_each_scaled_by_keda_on_its_own_list():
         spec = scaled[name]["spec"]
         assert spec["scaleTargetRef"]["name"] == name
         assert spec["minReplicaCount"] >= 1 and spec["maxReplicaCount"] > spec["minReplicaCount"]
-        (trigger,) = spec["triggers"]
-        assert trigger["metadata"]["listName"] == queue
-        assert trigger["metadata"]["address"] == f"{redis.hostname}:{redis.port}"
-        assert trigger["metadata"].get("databaseIndex", "0") == redis.path.strip("/")
+        assert [t["metadata"]["listName"] for t in spec["triggers"]] == pool_queues
+        for trigger in spec["triggers"]:
+            assert trigger["metadata"]["address"] == f"{redis.hostname}:{redis.port}"
+            assert trigger["metadata"].get("databaseIndex", "0") == redis.path.strip("/")
 
 
 def test_no_horizontal_pod_autoscaler_fights_keda():
@@ -176,15 +189,15 @@ def compose() -> dict:
 def test_compose_has_one_scalable_service_per_pool():
     services = compose()
     workers = {n for n, s in services.items() if "worker" in (s.get("command") or [])}
-    assert workers == {f"worker-{q}" for q in queues()}
-    for queue in queues():
-        svc = services[f"worker-{queue}"]
+    assert workers == {f"worker-{p}" for p in POOL_QUEUES}
+    for pool, pool_queues in POOL_QUEUES.items():
+        svc = services[f"worker-{pool}"]
         assert "container_name" not in svc and "ports" not in svc  # `--scale` works
-        assert worker_queue(svc["command"]) == [queue]
+        assert worker_queue(svc["command"]) == pool_queues
         env = svc["environment"]
         assert env["GLASSBOX_WORKER_METRICS_PORT"] == "9808"
         assert env["PROMETHEUS_MULTIPROC_DIR"] in svc["tmpfs"]
-        assert env["GLASSBOX_POOL"] == queue and f"--hostname={queue}@%h" in svc["command"]
+        assert env["GLASSBOX_POOL"] == pool and f"--hostname={pool}@%h" in svc["command"]
     web = services["web"]
     assert web["environment"]["PROMETHEUS_MULTIPROC_DIR"] in web["tmpfs"]
 
@@ -193,17 +206,17 @@ def test_prometheus_finds_every_replica_of_every_pool():
     config = yaml.safe_load((REPO / "infra/monitoring/prometheus.yml").read_text())
     job = next(j for j in config["scrape_configs"] if j["job_name"] == "glassbox-workers")
     (sd,) = job["dns_sd_configs"]
-    assert set(sd["names"]) == {f"worker-{q}" for q in queues()}
+    assert set(sd["names"]) == {f"worker-{p}" for p in POOL_QUEUES}
     assert sd["type"] == "A" and sd["port"] == 9808
 
 
 def test_the_launchers_pools_each_get_their_queue_metrics_folder_and_port(tmp_path):
     stack = launcher.Stack(var_dir=tmp_path, ports=launcher.TEST_PORTS)
     pools = stack.pools({"GLASSBOX_DATABASE_URL": "postgres://x"}, environ={})
-    assert [svc.name for svc in pools] == [f"worker-{q}" for q in queues()]
+    assert [svc.name for svc in pools] == [f"worker-{p}" for p in POOL_QUEUES]
     for n, svc in enumerate(pools):
         assert Path(svc.argv[0]).name == "celery"
-        assert worker_queue(["celery", *svc.argv[1:]]) == [queues()[n]]
+        assert worker_queue(["celery", *svc.argv[1:]]) == list(POOL_QUEUES.values())[n]
         assert svc.env["GLASSBOX_WORKER_METRICS_PORT"] == str(launcher.TEST_PORTS.web + 11 + n)
         assert svc.env["PROMETHEUS_MULTIPROC_DIR"] == str(stack.metrics_dir(svc.name))
         assert svc.env["GLASSBOX_DATABASE_URL"] == "postgres://x"

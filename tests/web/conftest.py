@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from glassbox.analysis.evidence import TagEvidence
 from glassbox.analysis.pipeline import Analysis
+from glassbox.analysis.version import ANALYSIS_MODELS
 from glassbox.clients.milvus.search import Hit
 from glassbox.explain.caption import Caption
 from glassbox.retrieval.conse import SemanticVector
@@ -102,6 +103,10 @@ def bank_embeddings() -> np.ndarray:
     return np.stack([unit(rng.normal(size=DIM)) for _ in range(N_CONCEPTS)])
 
 
+FAKE_MODEL_VERSIONS = {name: "1" for name in ANALYSIS_MODELS}
+FAKE_BANK_VERSION = "fake-bank-1"
+
+
 class FakeBank(SimpleNamespace):
     """Concepts "concept <i>" (all leaves); concept 11 is the broader "animal" above 3 and 5."""
 
@@ -123,6 +128,7 @@ def fake_bank(bank_embeddings):
         wnids=[f"n{i:08d}" for i in range(N_CONCEPTS)],
         embeddings=bank_embeddings,
         n_leaves=N_CONCEPTS,
+        version=FAKE_BANK_VERSION,
     )
 
 
@@ -202,6 +208,9 @@ class FakeEncoder:
     def embed_texts(self, texts):
         self.calls.append(list(texts))
         return np.stack([self.overrides.get(t, self.embeddings[3]) for t in texts])
+
+    def model_versions(self):  # Triton's READY models (media.reprocess.current_versions)
+        return dict(FAKE_MODEL_VERSIONS)
 
 
 @dataclass

@@ -28,6 +28,7 @@ def no_remote_services(monkeypatch, settings):
         monkeypatch.setattr(dashboard, name, lambda: {"stand_in": True})
     monkeypatch.setattr(dashboard, "triton_section", lambda: {"models": []})
     monkeypatch.setattr(dashboard, "milvus_section", lambda: {"rows": 0})
+    monkeypatch.setattr(dashboard, "current_versions", lambda: {"error": "not in web tests"})
     down = {"ok": False, "detail": "not in web tests", "latency_ms": 0.0}
     checks = {
         "database": {"ok": True, "detail": "postgresql", "latency_ms": 0.1},

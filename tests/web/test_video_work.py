@@ -17,7 +17,7 @@ from media import tasks, video_work
 from media.actions import commands
 from media.models import MediaItem, Shot
 
-from .conftest import fake_analysis
+from .conftest import FAKE_MODEL_VERSIONS, fake_analysis
 
 FPS = 10
 SCENES = ((200, 40, 40), (40, 200, 40), (40, 40, 200))  # 2 s each: cuts at 2 s and 4 s
@@ -42,6 +42,9 @@ class FakeShotClient:
 
     def __init__(self) -> None:
         self.calls = 0
+
+    def model_versions(self) -> dict[str, str]:  # Triton's READY models, as the fakes say
+        return dict(FAKE_MODEL_VERSIONS)
 
     def cut_probabilities(self, small: np.ndarray) -> np.ndarray:
         self.calls += 1

@@ -224,7 +224,10 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# "priority": a worker on several queues takes from them in the order of its -Q (kombu's Redis
+# transport BRPOPs them in that order), so the analyze pool ("-Q analyze,reprocess") runs a
+# reprocess only when no upload waits.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "queue_order_strategy": "priority"}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -237,6 +240,7 @@ CELERY_TASK_ROUTES = {
     "media.analyze": {"queue": "analyze"},
     "media.index": {"queue": "index"},
     "media.unindex": {"queue": "index"},
+    "media.reprocess": {"queue": "reprocess"},  # read by the analyze pool, after analyze
 }
 
 # Recovery: leases on items in work, the outbox's dispatcher, the reaper and the index

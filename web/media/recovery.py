@@ -6,7 +6,9 @@ Run periodically by ``manage.py maintain``. Two cases, both repaired through the
   the OOM killer, a lost node). If its analysis was stored, its indexing is sent again; if
   not, it goes back to ``queued`` and its analysis is sent again. Each loss counts as an
   interruption; after ``MAX_INTERRUPTIONS`` the item fails with that reason, so an image that
-  kills its worker every time cannot loop for ever.
+  kills its worker every time cannot loop for ever. A reprocess (``media.reprocess``) lost
+  before it stored its analysis leaves the previous one intact: the item is ready again and
+  its reprocess is sent again.
 - **A lost message.** A ``queued`` item untouched for ``REQUEUE_AFTER_S``, with no job waiting
   in the outbox and an empty analysis queue, has no message anywhere (a broker that lost its
   data, a message reserved by a worker that died): its analysis is sent again.
@@ -41,7 +43,7 @@ PRIORITY_STEPS = (3, 6, 9)
 
 @dataclass(frozen=True)
 class Reaped:
-    requeued: int = 0  # analysis sent again after a lost worker
+    requeued: int = 0  # analysis (or reprocess) sent again after a lost worker
     reindexed: int = 0  # indexing sent again after a lost worker
     failed: int = 0  # interrupted too often
     resent: int = 0  # queued items whose message was lost
@@ -56,7 +58,7 @@ def reap(now: dt.datetime | None = None) -> Reaped:
     ).values_list("pk", flat=True)
     for item_id in list(expired[:500]):
         outcome = _recover(item_id, now, limit)
-        requeued += outcome == "requeued"
+        requeued += outcome in ("requeued", "reprocessing")
         reindexed += outcome == "reindexed"
         failed += outcome == "failed"
     resent = _resend_lost(now)
@@ -84,6 +86,14 @@ def _recover(item_id: int, now: dt.datetime, limit: int) -> str:
                 "Retry to try again.",
             )
             return "failed"
+        if item.lease_owner.startswith(lifecycle.REPROCESS_OWNER_PREFIX):
+            # a reprocess lost before it stored anything: the previous analysis is intact,
+            # so the item is ready again (and searchable) and its reprocess is sent again
+            item.status = MediaItem.Status.READY
+            item.lease_owner, item.lease_expires = "", None
+            item.save(update_fields=["status", "interruptions", *lifecycle.LEASE_FIELDS, "updated"])
+            outbox.enqueue(lifecycle.REPROCESS_TASK, item_id)
+            return "reprocessing"
         analysed = item.analyzed_at is not None and _has_profile(item_id)
         if analysed:  # only the indexing was lost: send it again, under a new lease
             item.lease_owner, item.lease_expires = (

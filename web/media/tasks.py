@@ -1,4 +1,5 @@
-"""Worker tasks: analyse an item, then index it. Ids in, domain logic in ``glassbox``.
+"""Worker tasks: analyse an item, then index it; reprocess an item analysed by older
+versions. Ids in, domain logic in ``glassbox``.
 
 :class:`MediaJob` owns the life-cycle: retry with backoff while Triton, Milvus or the
 database is unavailable (the item's lease is stretched over each wait), and on a final
@@ -17,6 +18,7 @@ from celery import Task, shared_task
 from django import db
 from django.conf import settings
 from glassbox.analysis import pipeline
+from glassbox.analysis.version import fingerprint
 from glassbox.clients.milvus.errors import IndexUnavailable
 from glassbox.clients.triton import InferenceError, InferenceUnavailable
 from glassbox.config import get_settings
@@ -25,7 +27,7 @@ from glassbox.media.video import VideoDecodeError
 from glassbox_web import runtime
 from moderation import active as moderation_policies
 
-from . import leases, video_work
+from . import leases, reprocess, video_work
 from .actions import lifecycle
 from .indexing import index_rows
 from .models import MediaItem
@@ -100,6 +102,24 @@ class IndexJob(MediaJob):
         lifecycle.mark_index_failed(item_id, reason)
 
 
+class ReprocessJob(MediaJob):
+    """A reprocess holds its lease as ``reprocess:<task id>`` (``lifecycle.reprocess_owner``);
+    a final failure fails the item it claimed, as an analysis would (it can be retried)."""
+
+    step = "Reprocessing"
+
+    def stretch_lease(self, item_id: int, task_id: str, seconds: float) -> None:
+        lifecycle.renew_lease(item_id, lifecycle.reprocess_owner(task_id), seconds)
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        # only an item this task claimed fails: one it never took stays ready, as it was
+        logger.error("%s failed for media %s: %r", self.name, args[0], exc)
+        tries = self.request.retries + 1 if isinstance(exc, TRANSIENT) else None
+        lifecycle.mark_failed(
+            args[0], failure_reason(exc, self.step, tries), owner=lifecycle.reprocess_owner(task_id)
+        )
+
+
 class UnindexJob(MediaJob):
     step = "Removal from the index"
 
@@ -114,12 +134,33 @@ class UnindexJob(MediaJob):
 def analyze_media(self, item_id: int) -> None:
     started = time.perf_counter()
     owner = self.request.id or f"local:{item_id}"
+    versions = reprocess.current_versions()  # before the claim: Triton down -> a retry
     item = lifecycle.begin_analysis(item_id, owner)
     if item is None:
         return
+    _analyze(item, owner, versions, started)
+
+
+@shared_task(base=ReprocessJob, bind=True, name=lifecycle.REPROCESS_TASK)
+def reprocess_media(self, item_id: int) -> None:
+    """Bring a ready item analysed by older versions to the current ones: the same analysis
+    and recording path as an upload, so its flags keep their decisions
+    (``moderation.storing``), and its title and visibility are untouched."""
+    started = time.perf_counter()
+    owner = lifecycle.reprocess_owner(self.request.id or f"local:{item_id}")
+    versions = reprocess.current_versions()
+    item = lifecycle.begin_reprocess(item_id, owner, fingerprint(versions))
+    if item is None:
+        return  # up to date already, not ready (being analysed, failed), or gone
+    _analyze(item, owner, versions, started)
+
+
+def _analyze(item: MediaItem, owner: str, versions: dict, started: float) -> None:
+    """Analyse a claimed item under ``owner``'s lease and record it with ``versions``."""
+    item_id = item.pk
     with leases.held(item_id, owner):
         if item.is_video:
-            _analyze_video(item)
+            _analyze_video(item, versions)
             return
         with item.file.open("rb") as fh:
             data = fh.read()
@@ -136,7 +177,7 @@ def analyze_media(self, item_id: int) -> None:
         phases = {"fetch_ms": _ms(fetched - started), "pipeline_ms": _ms(analysed - fetched)}
         # Stores the analysis and asks for its indexing in one transaction: a broker that
         # is down cannot fail an analysis that finished (the outbox sends it later).
-        if not lifecycle.record_analysis(item_id, analysis, phases):
+        if not lifecycle.record_analysis(item_id, analysis, phases, versions):
             return
     logger.info(
         "media %s analysed: %s (store %.0f ms; pipeline: %s)",
@@ -147,7 +188,7 @@ def analyze_media(self, item_id: int) -> None:
     )
 
 
-def _analyze_video(item: MediaItem) -> None:
+def _analyze_video(item: MediaItem, versions: dict) -> None:
     """The video's stages (``media.video_work``), resumed from the last checkpoint; progress
     is written to the item as each keyframe finishes."""
     started = time.perf_counter()
@@ -165,7 +206,7 @@ def _analyze_video(item: MediaItem) -> None:
         lifecycle.mark_failed(item.pk, failure_reason(exc))
         return
     phases = {"pipeline_ms": _ms(time.perf_counter() - started)}
-    lifecycle.record_video_analysis(item.pk, phases)
+    lifecycle.record_video_analysis(item.pk, phases, versions)
     logger.info("video %s analysed: %s", item.pk, phases)
 
 

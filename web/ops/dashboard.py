@@ -10,6 +10,9 @@ section then carries ``error``):
 - ``stages``: p50 and p95 of every stored timing over the latest ready items;
 - ``failures``: failed items grouped by reason (ids only: the items may be private);
 - ``reindex``: items whose index row must be rewritten;
+- ``reprocess``: the current versions, the items analysed by older ones (ids, kind, versions)
+  and the latest reprocessing runs with their progress (``media.reprocess``; it asks Triton
+  for its models' versions);
 - ``items``, ``outbox``: counts by status, and the jobs the broker has not taken yet;
 - ``triton``: per model, inferences, executions, the mean batch actually formed, queue and
   compute time per request and the batch sizes formed (Triton's statistics extension);
@@ -51,6 +54,7 @@ def snapshot(watch: Iterable[int] = ()) -> dict[str, Any]:
         "throughput": throughput_section,
         "triton": triton_section,
         "milvus": milvus_section,
+        "reprocess": current_versions,  # Triton's side only: the rest is read below
     }
     out: dict[str, Any] = {"generated_at": timezone.now().isoformat()}
     pool = ThreadPoolExecutor(max_workers=len(remote), thread_name_prefix="dashboard")
@@ -71,6 +75,10 @@ def snapshot(watch: Iterable[int] = ()) -> dict[str, Any]:
                 out[name] = future.result(timeout=remaining)
             except FutureTimeout:
                 out[name] = {"error": "timed out"}
+        # the outdated items and the runs from the database, in this thread (its connection)
+        versions = out["reprocess"]
+        if versions.get("error") is None:
+            out["reprocess"] = _guarded(lambda: reprocess_section(versions["versions"]))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return out
@@ -227,6 +235,18 @@ def reindex_section() -> dict[str, Any]:
 
     rows = MediaItem.objects.filter(needs_reindex=True)
     return {"count": rows.count(), "item_ids": list(rows.values_list("id", flat=True)[:MAX_IDS])}
+
+
+def current_versions() -> dict[str, Any]:
+    from media import reprocess
+
+    return {"versions": reprocess.current_versions()}
+
+
+def reprocess_section(current: dict[str, Any] | None = None) -> dict[str, Any]:
+    from media import reprocess
+
+    return reprocess.section(current)
 
 
 def item_section() -> dict[str, Any]:

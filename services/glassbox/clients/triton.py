@@ -158,6 +158,19 @@ class InferenceClient:
         ]
         return stitch(plan, np.concatenate(parts))
 
+    def model_versions(self) -> dict[str, str]:
+        """The version of every READY model in Triton's model repository index (the highest,
+        where several are loaded); raises :class:`InferenceUnavailable` if Triton is down."""
+        index = self._call(lambda: self._client().get_model_repository_index())
+        ready: dict[str, str] = {}
+        for entry in index or []:
+            name, version = str(entry.get("name", "")), str(entry.get("version", ""))
+            if not name or entry.get("state") != "READY":
+                continue
+            if name not in ready or _version_key(version) > _version_key(ready[name]):
+                ready[name] = version
+        return ready
+
     def ready(self) -> bool:
         """Whether the server is up and ready (never raises)."""
         try:
@@ -284,6 +297,10 @@ def _classify(exc: Exception) -> InferenceFailure:
     if any(hint in message.lower() for hint in _NOT_READY_HINTS):
         return InferenceUnavailable(message)
     return InferenceError(message)
+
+
+def _version_key(version: str) -> tuple[int, int | str]:
+    return (0, int(version)) if version.isdigit() else (1, version)
 
 
 def _output(result: object, name: str) -> np.ndarray:

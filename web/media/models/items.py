@@ -129,6 +129,16 @@ class MediaItem(models.Model):
     progress = models.JSONField(
         default=dict, blank=True, help_text='while analysing: {"stage", "done", "total"}'
     )
+    # What produced the stored analysis (``glassbox.analysis.version``): the analysis', the
+    # concept bank's and the Triton models' versions, and their fingerprint; empty when it
+    # was analysed before items recorded them. ``media.reprocess`` lists the ready items whose
+    # fingerprint is not the current one.
+    analysis_versions = models.JSONField(
+        default=dict, blank=True, help_text='{"analysis", "concept_bank", "models": {name: v}}'
+    )
+    analysis_fingerprint = models.CharField(
+        max_length=16, blank=True, db_index=True, help_text="sha256 of analysis_versions, 16 hex"
+    )
 
     objects = MediaQuerySet.as_manager()
 

@@ -190,6 +190,40 @@ class MilvusSectionSerializer(SectionSerializer):
     indexes = MilvusIndexSerializer(many=True, required=False)
 
 
+class VersionsSerializer(serializers.Serializer):
+    analysis = serializers.CharField(help_text="ANALYSIS_VERSION of the code that analysed it")
+    concept_bank = serializers.CharField()
+    models = serializers.DictField(child=serializers.CharField(), help_text="Triton model: version")
+
+
+class OutdatedItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    fingerprint = serializers.CharField(allow_null=True, help_text="null: recorded no versions")
+    versions = VersionsSerializer(allow_null=True)
+
+
+class ReprocessRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    finished = serializers.DateTimeField(allow_null=True)
+    target_fingerprint = serializers.CharField()
+    current = serializers.BooleanField(help_text="its target is still the current fingerprint")
+    total = serializers.IntegerField()
+    done = serializers.IntegerField(help_text="ready at the target")
+    failed = serializers.IntegerField()
+    gone = serializers.IntegerField(help_text="deleted since")
+    pending = serializers.IntegerField()
+
+
+class ReprocessSectionSerializer(SectionSerializer):
+    current_versions = VersionsSerializer(required=False)
+    current_fingerprint = serializers.CharField(required=False)
+    count = serializers.IntegerField(required=False, help_text="ready items analysed by others")
+    items = OutdatedItemSerializer(many=True, required=False, help_text="the first 100, by id")
+    runs = ReprocessRunSerializer(many=True, required=False, help_text="the latest 10")
+
+
 class DashboardSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     queues = QueuesSectionSerializer()
@@ -202,6 +236,7 @@ class DashboardSerializer(serializers.Serializer):
     watch = WatchSectionSerializer()
     triton = TritonSectionSerializer()
     milvus = MilvusSectionSerializer()
+    reprocess = ReprocessSectionSerializer()
 
 
 class RetryRequestSerializer(serializers.Serializer):
@@ -223,3 +258,23 @@ class RetryResultSerializer(serializers.Serializer):
     skipped = serializers.ListField(
         child=serializers.IntegerField(), help_text="not failed any more, or gone"
     )
+
+
+class ReprocessRequestSerializer(serializers.Serializer):
+    """Either the ids of items analysed by older versions, or ``all``."""
+
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, min_length=1, max_length=5000
+    )
+    all = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        if "all" in attrs and not attrs["all"]:
+            raise serializers.ValidationError({"all": "only true is meaningful; omit it"})
+        if ("ids" in attrs) == ("all" in attrs):
+            raise serializers.ValidationError("give either ids or all: true")
+        return attrs
+
+
+class ReprocessStartedSerializer(serializers.Serializer):
+    run = ReprocessRunSerializer()

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from accounts.permissions import IsOperator
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from glassbox.clients.triton import InferenceUnavailable
 from glassbox_web.problems import Problem
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -13,6 +14,8 @@ from .serializers import (
     DashboardSerializer,
     HealthDetailSerializer,
     HealthSerializer,
+    ReprocessRequestSerializer,
+    ReprocessStartedSerializer,
     RetryRequestSerializer,
     RetryResultSerializer,
 )
@@ -106,3 +109,53 @@ class RetryView(APIView):
             reason=body.validated_data.get("reason"),
         )
         return Response({"retried": retried, "skipped": skipped}, headers=NO_STORE)
+
+
+class ReprocessView(APIView):
+    """Reprocess items analysed by older versions, in the background: ``{"ids": [...]}`` or
+    ``{"all": true}`` (every such item, at most 5000 a run). Items that are up to date, not
+    ready or gone are left out; 409 if none is left. The run's progress is in the
+    dashboard's ``reprocess`` section. Jobs go to the ``reprocess`` queue, which the analyze
+    pool reads only when no upload waits."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        request=ReprocessRequestSerializer,
+        responses={
+            202: ReprocessStartedSerializer,
+            409: OpenApiResponse(description="none of the items is ready and outdated"),
+            503: OpenApiResponse(description="Triton cannot say its models' versions"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        from media import reprocess
+
+        body = ReprocessRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            run = reprocess.start(request.user, ids=body.validated_data.get("ids"))
+        except reprocess.NothingToReprocess as exc:
+            raise Problem(409, "nothing_to_reprocess", str(exc)) from exc
+        except InferenceUnavailable as exc:
+            raise Problem(
+                503,
+                "versions_unavailable",
+                "the current versions cannot be read: Triton does not answer, or a model "
+                "is not ready",
+            ) from exc
+        p = reprocess.progress(run)
+        answer = {
+            "id": run.pk,
+            "created": run.created,
+            "finished": run.finished,
+            "target_fingerprint": run.target_fingerprint,
+            "current": True,
+            "total": p.total,
+            "done": p.done,
+            "failed": p.failed,
+            "gone": p.gone,
+            "pending": p.pending,
+        }
+        data = ReprocessStartedSerializer({"run": answer}).data
+        return Response(data, status=202, headers=NO_STORE)

@@ -227,6 +227,100 @@
     setText("reindex-ids", data.item_ids.length ? "#" + data.item_ids.join(", #") : "");
   }
 
+  // "Analysed by older versions": ids, kinds and versions only (the items may be private).
+  const selected = new Set();
+
+  function versionsText(v) {
+    if (!v) return "no versions recorded";
+    const models = Object.keys(v.models || {})
+      .sort()
+      .map(function (name) {
+        return name + " " + v.models[name];
+      })
+      .join(", ");
+    return "analysis " + v.analysis + " · bank " + v.concept_bank + " · " + models;
+  }
+
+  function reprocess(body, button) {
+    const error = root.querySelector('[data-testid="reprocess-error"]');
+    button.disabled = true;
+    error.hidden = true;
+    fetch(root.dataset.reprocessUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body),
+    })
+      .then(function (response) {
+        return response.json().then(function (answer) {
+          if (!response.ok) throw new Error(answer.detail || "HTTP " + response.status);
+          return answer;
+        });
+      })
+      .then(function () {
+        selected.clear();
+        refresh();
+      })
+      .catch(function (err) {
+        button.disabled = false;
+        error.textContent = "Reprocessing was not started: " + err.message;
+        error.hidden = false;
+      });
+  }
+
+  function drawReprocess(data) {
+    setText("outdated-count", data.count);
+    setText("current-versions", versionsText(data.current_versions));
+    const listed = new Set(data.items.map(function (i) { return i.id; }));
+    Array.from(selected).forEach(function (id) {
+      if (!listed.has(id)) selected.delete(id);
+    });
+    fill(
+      "outdated",
+      data.items.map(function (item) {
+        const tr = row(["", "#" + item.id, item.kind, versionsText(item.versions)], "outdated-" + item.id);
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.checked = selected.has(item.id);
+        box.dataset.testid = "select-" + item.id;
+        box.setAttribute("aria-label", "select item " + item.id);
+        box.addEventListener("change", function () {
+          if (box.checked) selected.add(item.id);
+          else selected.delete(item.id);
+          root.querySelector('[data-testid="reprocess-selected"]').disabled = selected.size === 0;
+        });
+        tr.firstChild.appendChild(box);
+        return tr;
+      })
+    );
+    root.querySelector('[data-testid="reprocess-selected"]').disabled = selected.size === 0;
+    root.querySelector('[data-testid="reprocess-all"]').disabled = data.count === 0;
+    fill(
+      "reprocess-runs",
+      data.runs.map(function (r) {
+        return row(
+          [
+            "#" + r.id,
+            new Date(r.created).toLocaleString(),
+            { text: r.total, cls: "num" },
+            { text: r.done, cls: "num", testid: "run-done" },
+            { text: r.failed, cls: "num", testid: "run-failed" },
+            { text: r.pending, cls: "num", testid: "run-pending" },
+            r.finished ? new Date(r.finished).toLocaleTimeString() : "running",
+          ],
+          "run-" + r.id
+        );
+      })
+    );
+  }
+
+  root.querySelector('[data-testid="reprocess-selected"]').addEventListener("click", function (event) {
+    reprocess({ ids: Array.from(selected) }, event.currentTarget);
+  });
+  root.querySelector('[data-testid="reprocess-all"]').addEventListener("click", function (event) {
+    reprocess({ all: true }, event.currentTarget);
+  });
+
   function drawTriton(data) {
     fill(
       "triton",
@@ -284,6 +378,7 @@
       if (data.watch && !data.watch.error) drawWatch(data.watch);
     });
     section("reindex", data.reindex, drawReindex);
+    section("reprocess", data.reprocess, drawReprocess);
     section("triton", data.triton, drawTriton);
     section("milvus", data.milvus, drawMilvus);
     setText("updated", new Date(data.generated_at).toLocaleTimeString());

@@ -61,7 +61,7 @@ def test_depth_is_n_while_the_worker_is_stopped_and_drains_to_zero_as_done_rises
     try:
         items = [upload(alice, samples / name) for name in PHOTOS[:N]]
         body = snapshot(operator_api)
-        assert depths(body) == {"analyze": N, "index": 0}
+        assert depths(body) == {"analyze": N, "index": 0, "reprocess": 0}
         analyze = next(q for q in body["queues"]["queues"] if q["name"] == "analyze")
         assert analyze["oldest_age_s"] is not None and 0 <= analyze["oldest_age_s"] < 60
         assert body["workers"] == {"error": None, "workers": []}
@@ -93,7 +93,8 @@ def test_depth_is_n_while_the_worker_is_stopped_and_drains_to_zero_as_done_rises
     # the worker answered while it worked: its queues, concurrency and uptime
     assert seen_workers, "no worker ever answered the dashboard's inspect"
     worker = seen_workers[-1]
-    assert worker["queues"] == ["analyze", "index"] and worker["concurrency"] == 1
+    assert sorted(worker["queues"]) == ["analyze", "index", "reprocess"]
+    assert worker["concurrency"] == 1
     assert worker["uptime_s"] is not None and worker["uptime_s"] >= 0
 
     stages = {s["name"]: s for s in body["stages"]["stages"]}

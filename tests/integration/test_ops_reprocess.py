@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -113,3 +114,55 @@ def test_reprocessing_an_older_item_brings_it_current_and_keeps_its_decisions(
     # nothing left to reprocess: the dashboard no longer lists it
     listed = operator.get("/api/v1/ops/dashboard/").json()["reprocess"]
     assert item_id not in [i["id"] for i in listed["items"]]
+
+
+def test_new_uploads_go_before_reprocessing(celery_worker, stack, django_user_model, samples):
+    """Two items wait on the ``reprocess`` queue, then a photo is uploaded, all while the
+    worker (one process, on analyze, reprocess and index) is stopped. When it starts, the
+    upload is analysed first: kombu takes a worker's queues in the order given."""
+    import redis
+    from django.conf import settings
+    from faults_support import upload
+    from faults_support import wait_for as wait_until
+    from glassbox_launch.process import start, stop
+
+    owner = django_user_model.objects.create_user("priority-owner", password="owner-password-1")
+    earlier = [upload(owner, samples / name) for name in ("eagle.jpg", "giraffe.jpg")]
+    ids = [i.pk for i in earlier]
+    wait_until(
+        lambda: MediaItem.objects.filter(pk__in=ids, status="ready").count() == 2,
+        240,
+        "the first analyses",
+    )
+    current = reprocess.current_versions()
+    older = {**current, "analysis": "0.older"}
+    MediaItem.objects.filter(pk__in=ids).update(
+        analysis_versions=older, analysis_fingerprint=fingerprint(older)
+    )
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    stop(celery_worker, echo=lambda _m: None)
+    log = Path(celery_worker.log_file)
+    offset = log.stat().st_size if log.exists() else 0
+    try:
+        reprocess.start(owner, ids)
+        wait_until(lambda: broker.llen("reprocess") == 2, 60, "two reprocess messages queued")
+        newcomer = upload(owner, samples / "horses.jpg")
+        wait_until(lambda: broker.llen("analyze") == 1, 60, "the upload's message queued")
+    finally:
+        start(stack.worker(extra_env=celery_worker.env), echo=lambda _m: None)
+
+    target = fingerprint(current)
+    wait_until(
+        lambda: (
+            MediaItem.objects.filter(pk=newcomer.pk, status="ready").exists()
+            and MediaItem.objects.filter(pk__in=ids, analysis_fingerprint=target).count() == 2
+        ),
+        300,
+        "the upload and both reprocessed items",
+    )
+    with open(log, "rb") as fh:
+        fh.seek(offset)
+        text = fh.read().decode("utf-8", "replace")
+    order = [int(m) for m in re.findall(r"media (\d+) analysed", text)]
+    assert set(order) >= {newcomer.pk, *ids}, order
+    assert order.index(newcomer.pk) < min(order.index(i) for i in ids), order

@@ -295,23 +295,30 @@
     );
     root.querySelector('[data-testid="reprocess-selected"]').disabled = selected.size === 0;
     root.querySelector('[data-testid="reprocess-all"]').disabled = data.count === 0;
-    fill(
-      "reprocess-runs",
-      data.runs.map(function (r) {
-        return row(
-          [
-            "#" + r.id,
-            new Date(r.created).toLocaleString(),
-            { text: r.total, cls: "num" },
-            { text: r.done, cls: "num", testid: "run-done" },
-            { text: r.failed, cls: "num", testid: "run-failed" },
-            { text: r.pending, cls: "num", testid: "run-pending" },
-            r.finished ? new Date(r.finished).toLocaleTimeString() : "running",
-          ],
-          "run-" + r.id
-        );
-      })
-    );
+    const runs = data.runs.map(function (r) {
+      return row(
+        [
+          "#" + r.id,
+          new Date(r.created).toLocaleString(),
+          { text: r.total, cls: "num" },
+          { text: r.done, cls: "num", testid: "run-done" },
+          { text: r.failed, cls: "num", testid: "run-failed" },
+          { text: r.pending, cls: "num", testid: "run-pending" },
+          r.finished ? new Date(r.finished).toLocaleTimeString() : "running",
+        ],
+        "run-" + r.id
+      );
+    });
+    if (!runs.length) {
+      const tr = document.createElement("tr");
+      const td = document.createElement("td");
+      td.colSpan = 7;
+      td.className = "muted";
+      td.textContent = "No reprocessing run yet.";
+      tr.appendChild(td);
+      runs.push(tr);
+    }
+    fill("reprocess-runs", runs);
   }
 
   root.querySelector('[data-testid="reprocess-selected"]').addEventListener("click", function (event) {

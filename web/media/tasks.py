@@ -134,11 +134,12 @@ class UnindexJob(MediaJob):
 def analyze_media(self, item_id: int) -> None:
     started = time.perf_counter()
     owner = self.request.id or f"local:{item_id}"
-    versions = reprocess.current_versions()  # before the claim: Triton down -> a retry
     item = lifecycle.begin_analysis(item_id, owner)
     if item is None:
         return
-    _analyze(item, owner, versions, started)
+    # the versions are read once the models have answered (Triton down -> a retry, under the
+    # item's lease, like any other call to Triton)
+    _analyze(item, owner, None, started)
 
 
 @shared_task(base=ReprocessJob, bind=True, name=lifecycle.REPROCESS_TASK)
@@ -155,8 +156,9 @@ def reprocess_media(self, item_id: int) -> None:
     _analyze(item, owner, versions, started)
 
 
-def _analyze(item: MediaItem, owner: str, versions: dict, started: float) -> None:
-    """Analyse a claimed item under ``owner``'s lease and record it with ``versions``."""
+def _analyze(item: MediaItem, owner: str, versions: dict | None, started: float) -> None:
+    """Analyse a claimed item under ``owner``'s lease and record it with ``versions``
+    (``None``: the current ones, read after the analysis)."""
     item_id = item.pk
     with leases.held(item_id, owner):
         if item.is_video:
@@ -175,6 +177,7 @@ def _analyze(item: MediaItem, owner: str, versions: dict, started: float) -> Non
             return
         analysed = time.perf_counter()
         phases = {"fetch_ms": _ms(fetched - started), "pipeline_ms": _ms(analysed - fetched)}
+        versions = versions or reprocess.current_versions()
         # Stores the analysis and asks for its indexing in one transaction: a broker that
         # is down cannot fail an analysis that finished (the outbox sends it later).
         if not lifecycle.record_analysis(item_id, analysis, phases, versions):
@@ -188,7 +191,7 @@ def _analyze(item: MediaItem, owner: str, versions: dict, started: float) -> Non
     )
 
 
-def _analyze_video(item: MediaItem, versions: dict) -> None:
+def _analyze_video(item: MediaItem, versions: dict | None) -> None:
     """The video's stages (``media.video_work``), resumed from the last checkpoint; progress
     is written to the item as each keyframe finishes."""
     started = time.perf_counter()
@@ -206,6 +209,7 @@ def _analyze_video(item: MediaItem, versions: dict) -> None:
         lifecycle.mark_failed(item.pk, failure_reason(exc))
         return
     phases = {"pipeline_ms": _ms(time.perf_counter() - started)}
+    versions = versions or reprocess.current_versions()
     lifecycle.record_video_analysis(item.pk, phases, versions)
     logger.info("video %s analysed: %s", item.pk, phases)
 

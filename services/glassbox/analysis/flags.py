@@ -26,7 +26,6 @@ from glassbox.analysis import evidence
 from glassbox.analysis.state import ImageState
 from glassbox.detection.coco_labels import COCO_LABELS
 from glassbox.detection.objects import object_evidence
-from glassbox.evidence_types import Box
 from glassbox.explain import faithfulness as faith
 from glassbox.moderation.flags import (
     ConceptSeen,
@@ -102,12 +101,12 @@ def counterfactuals(
     concept_probs: dict[int, np.ndarray] = {}
     readers = [k for k in todo if "concept" in hits[k].policy.kinds]
     if readers:
-        batch = np.stack([_masked(model_input, regions[k]) for k in readers])
+        batch = np.stack([faith.mask_boxes(model_input, regions[k]) for k in readers])
         probs = softmax(state.client.analyze_images(batch).logits)
         concept_probs = {k: probs[j] for j, k in enumerate(readers)}
     for k in todo:
         hit, policy = hits[k], hits[k].policy
-        masked = _masked(image, regions[k])
+        masked = faith.mask_boxes(image, regions[k])
         seen = before
         if k in concept_probs:
             seen = replace(seen, concepts=_rescored_concepts(state, policy, concept_probs[k]))
@@ -193,16 +192,6 @@ def _grid(state: ImageState, cid: int) -> np.ndarray | None:
         return None
     stacked = np.stack([state.cam_of[c] for c in leaves])
     return np.tensordot(weights / weights.sum(), stacked, axes=1).astype(np.float32)
-
-
-def _masked(image: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-    """A copy of ``image`` with every box filled with the image's mean colour."""
-    mask = np.zeros(image.shape[:2], dtype=bool)
-    for box in boxes:
-        mask |= faith.evidence_mask(tuple(float(v) for v in box), image.shape[:2])
-    out = image.copy()
-    out[mask] = faith.mean_colour(image)[mask]
-    return out
 
 
 def _line(line) -> Seen:

@@ -27,6 +27,7 @@ from glassbox.analysis.state import ImageState
 from glassbox.detection import colour as colours
 from glassbox.detection.objects import ObjectEvidence, iou, object_evidence
 from glassbox.explain import cam
+from glassbox.explain.faithfulness import mask_boxes
 
 AGREE_IOU = 0.3  # the classifier's region and the detector's box agree at this overlap
 # Classes never called by a colour: a person's box holds clothes, skin and hair, and "a blue
@@ -103,7 +104,6 @@ def object_tags(state: ImageState) -> None:
 def counterfactuals(state: ImageState) -> None:
     """Each object tag's best box masked and the image detected again."""
     image = state.evidence_image()
-    mean = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
     done = 0
     updated = []
     for tag in state.tags:
@@ -115,11 +115,7 @@ def counterfactuals(state: ImageState) -> None:
             updated.append(tag)
             continue
         best = tag.detections[0]
-        masked = image.copy()
-        h, w = masked.shape[:2]
-        x0, y0, x1, y1 = best["box"]
-        masked[int(y0 * h) : int(np.ceil(y1 * h)), int(x0 * w) : int(np.ceil(x1 * w))] = mean
-        again = state.client.detect_objects(masked)
+        again = state.client.detect_objects(mask_boxes(image, [best["box"]]))
         after = max(
             (float(d.score) for d in again if _same_object(d, tag, best["box"], state)),
             default=0.0,

@@ -176,6 +176,17 @@ def faithfulness(
     return Faithfulness(deletion, insertion, random_deletion, random_insertion)
 
 
+def mask_boxes(image: np.ndarray, boxes) -> np.ndarray:
+    """A copy of ``image`` with every box (fractions of width and height) filled with the
+    image's mean colour: the counterfactual of "the evidence is in these boxes"."""
+    mask = np.zeros(image.shape[:2], dtype=bool)
+    for box in boxes:
+        mask |= evidence_mask(tuple(float(v) for v in box), image.shape[:2])
+    out = image.copy()
+    out[mask] = mean_colour(image)[mask]
+    return out
+
+
 def evidence_mask(box_or_heat: Box | np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Boolean ``[H, W]`` mask of the evidence: a box ``(x0, y0, x1, y1)`` given as fractions
     of width and height (``cam.region_box``), or a heat map's pixels at or above

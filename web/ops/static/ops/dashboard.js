@@ -161,20 +161,24 @@
     );
   }
 
-  function retry(body, button) {
-    button.disabled = true;
-    fetch(root.dataset.retryUrl, {
+  // POST a JSON body with the CSRF token; resolves to the answer, rejects with its detail
+  function postJson(url, body) {
+    return fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify(body),
-    })
-      .then(function (response) {
-        return response.json().then(function (answer) {
-          if (!response.ok) throw new Error(answer.detail || "HTTP " + response.status);
-          return answer;
-        });
-      })
+    }).then(function (response) {
+      return response.json().then(function (answer) {
+        if (!response.ok) throw new Error(answer.detail || "HTTP " + response.status);
+        return answer;
+      });
+    });
+  }
+
+  function retry(body, button) {
+    button.disabled = true;
+    postJson(root.dataset.retryUrl, body)
       .then(function (answer) {
         answer.retried.forEach(function (id) {
           watched.add(id);
@@ -245,18 +249,7 @@
     const error = root.querySelector('[data-testid="reprocess-error"]');
     button.disabled = true;
     error.hidden = true;
-    fetch(root.dataset.reprocessUrl, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify(body),
-    })
-      .then(function (response) {
-        return response.json().then(function (answer) {
-          if (!response.ok) throw new Error(answer.detail || "HTTP " + response.status);
-          return answer;
-        });
-      })
+    postJson(root.dataset.reprocessUrl, body)
       .then(function () {
         selected.clear();
         refresh();

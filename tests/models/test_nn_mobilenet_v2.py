@@ -85,3 +85,20 @@ def test_explicit_cpu_device_gives_the_same_outputs_as_the_default(
     default, explicit = concept_net.run(images), net.run(images)
     for a, b in zip(default, explicit, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_frozen_network_gives_the_eager_results_and_exact_cams(
+    mobilenet_weights, concept_net, photo
+):
+    from glassbox.nn.mobilenet_v2 import load_concept_net
+
+    frozen = load_concept_net(mobilenet_weights, frozen=True)
+    assert list(frozen.state_dict()) == list(concept_net.state_dict())  # not a submodule
+    for n in (1, 3, 7):  # batch sizes other than the traced one
+        images = np.stack([photo("dog.jpg"), photo("kite.jpg"), photo("eagle.jpg")] * 3)[:n]
+        eager, fast = concept_net.run(images), frozen.run(images)
+        np.testing.assert_array_equal(eager.cam_indices, fast.cam_indices)
+        np.testing.assert_allclose(fast.logits, eager.logits, atol=1e-3)
+        np.testing.assert_allclose(fast.cams, eager.cams, atol=1e-3)
+        picked = np.take_along_axis(fast.logits, fast.cam_indices.astype(np.int64), axis=1)
+        np.testing.assert_allclose(fast.cams.mean(axis=(2, 3)) + fast.cam_bias, picked, atol=1e-4)

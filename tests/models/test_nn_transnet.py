@@ -17,11 +17,12 @@ from glassbox.video.windows import stitch, windows
 CUT = 60  # the first frame of the second shot
 
 
-@pytest.fixture(scope="module")
-def shot_net():
+@pytest.fixture(scope="module", params=[False, True], ids=["eager", "frozen"])
+def shot_net(request):
+    """Every test runs on the eager network and on the traced, frozen one Triton serves."""
     from glassbox.nn.transnet import ShotNet
 
-    return ShotNet(prepare.transnet_source())
+    return ShotNet(prepare.transnet_source(), frozen=request.param)
 
 
 def clip_probabilities(net, frames: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from glassbox.explain.faithfulness import (
     counterfactual,
     evidence_mask,
     faithfulness,
+    faithfulness_of_maps,
     mask_region,
     mean_colour,
     random_order,
@@ -154,3 +155,50 @@ def test_bad_inputs_are_refused() -> None:
         sweep_curve("deletion", scene(), np.arange(10), patch_brightness)
     with pytest.raises(ValueError, match="kind"):
         sweep_curve("erosion", scene(), np.arange(SIZE * SIZE), patch_brightness)
+
+
+def elsewhere_brightness(batch: np.ndarray) -> np.ndarray:
+    """A second synthetic class: the mean brightness of the other region."""
+    return batch[:, ELSEWHERE[0], ELSEWHERE[1], :].mean(axis=(1, 2, 3)) / 255.0
+
+
+@pytest.mark.parametrize("steps", [1, 2, 10])
+@pytest.mark.parametrize("fill", ["mean", "blur"])
+def test_several_maps_at_once_give_each_map_its_own_curves(steps: int, fill: str) -> None:
+    image = scene()
+    maps = [map_on(PATCH), map_on(ELSEWHERE), map_on(PATCH) + 0.5 * map_on(ELSEWHERE)]
+    classes = [patch_brightness, elsewhere_brightness, patch_brightness]
+    sent: list[int] = []
+
+    def both(batch: np.ndarray) -> np.ndarray:
+        sent.append(len(batch))
+        return np.stack([f(batch) for f in classes], axis=1)
+
+    shared = faithfulness_of_maps(image, maps, both, steps=steps, batch_size=7, deletion_fill=fill)
+    for saliency, f, got in zip(maps, classes, shared, strict=True):
+        alone = faithfulness(image, saliency, f, steps=steps, deletion_fill=fill)
+        for name in ("deletion", "insertion", "random_deletion", "random_insertion"):
+            np.testing.assert_allclose(getattr(got, name).scores, getattr(alone, name).scores)
+            np.testing.assert_allclose(getattr(got, name).fractions, getattr(alone, name).fractions)
+    # the shared images once: intact, the two baselines, the inner steps of 4 orders x 2 sweeps
+    assert sum(sent) == 3 + 2 * (steps - 1) * (len(maps) + 1)
+    assert max(sent) <= 7
+
+
+def test_several_maps_reuse_the_intact_scores_given() -> None:
+    image = scene()
+    sent: list[np.ndarray] = []
+
+    def score(batch: np.ndarray) -> np.ndarray:
+        sent.extend(batch)
+        return patch_brightness(batch)[:, None]
+
+    known = patch_brightness(image[None])
+    got = faithfulness_of_maps(image, [map_on(PATCH)], score, steps=5, intact=known)[0]
+    alone = faithfulness(image, map_on(PATCH), patch_brightness, steps=5)
+    np.testing.assert_allclose(got.deletion.scores, alone.deletion.scores)
+    np.testing.assert_allclose(got.insertion.scores, alone.insertion.scores)
+    assert not any(np.array_equal(b, image) for b in sent)  # the intact image is not re-scored
+    assert faithfulness_of_maps(image, [], score) == []
+    with pytest.raises(ValueError, match="columns"):
+        faithfulness_of_maps(image, [map_on(PATCH)] * 2, score, steps=3)

@@ -137,38 +137,48 @@ def with_faithfulness(
     bank: Concepts,
     measured: bool,
     steps: int,
+    intact_probs: np.ndarray | None = None,
 ) -> list[TagEvidence]:
     """Each tag with its evidence re-scored on the model's input ``image`` by ``probs_of``
     (images -> leaf probabilities): the region masked (one batch for all tags), and when
-    ``measured`` the deletion / insertion curves of its CAM against a random order. The
-    justification gains the counterfactual sentence."""
+    ``measured`` the deletion / insertion curves of its CAM against a random order (one set of
+    images for all tags: ``faithfulness.faithfulness_of_maps``). ``intact_probs`` are the
+    intact image's probabilities when the caller has them (the analysis does), so it is not
+    scored again. The justification gains the counterfactual sentence."""
     # the detector's own tags have no classifier evidence to mask (analysis.objects re-detects)
     boxed = [t for t in tags if t.box is not None and t.source != "detector"]
     if not boxed:
         return tags
+    leaves = [bank.leaves_of(t.concept_id) for t in boxed]
 
-    def tag_prob(tag: TagEvidence, probs: np.ndarray) -> np.ndarray:
-        leaves = bank.leaves_of(tag.concept_id)
-        return probs[:, leaves].sum(axis=1)
+    def tag_scores(probs: np.ndarray) -> np.ndarray:
+        """[n, 1000] leaf probabilities -> [n, tags]: each tag's leaves summed."""
+        return np.stack([probs[:, ids].sum(axis=1) for ids in leaves], axis=1)
 
     masked = np.stack([faith.mask_region(image, tuple(t.box)) for t in boxed])
-    probs = probs_of(np.concatenate([image[None], masked]))
-    result = {}
-    for k, tag in enumerate(boxed):
-        scores = tag_prob(tag, probs)
-        entry = {"before": float(scores[0]), "after": float(scores[k + 1])}
-        if measured:
-            saliency = cam.upsample(np.asarray(tag.cam, dtype=np.float32), image.shape[:2])
-            curves = faith.faithfulness(
-                image, saliency, lambda b, t=tag: tag_prob(t, probs_of(b)), steps=steps
-            )
-            entry |= {
-                "deletion_auc": curves.deletion.auc,
-                "insertion_auc": curves.insertion.auc,
-                "random_deletion_auc": curves.random_deletion.auc,
-                "random_insertion_auc": curves.random_insertion.auc,
+    if intact_probs is None:
+        probs = probs_of(np.concatenate([image[None], masked]))
+    else:
+        probs = np.concatenate([np.asarray(intact_probs)[None], probs_of(masked)])
+    scores = tag_scores(probs)
+    result = {
+        tag.concept_id: {"before": float(scores[0, k]), "after": float(scores[k + 1, k])}
+        for k, tag in enumerate(boxed)
+    }
+    if measured:
+        saliencies = [
+            cam.upsample(np.asarray(t.cam, dtype=np.float32), image.shape[:2]) for t in boxed
+        ]
+        curves = faith.faithfulness_of_maps(
+            image, saliencies, lambda b: tag_scores(probs_of(b)), steps=steps, intact=scores[0]
+        )
+        for tag, c in zip(boxed, curves, strict=True):
+            result[tag.concept_id] |= {
+                "deletion_auc": c.deletion.auc,
+                "insertion_auc": c.insertion.auc,
+                "random_deletion_auc": c.random_deletion.auc,
+                "random_insertion_auc": c.random_insertion.auc,
             }
-        result[tag.concept_id] = entry
     return [
         replace(
             t,

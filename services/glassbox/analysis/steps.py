@@ -165,6 +165,7 @@ def faithfulness(state: ImageState) -> None:
         state.bank,
         measured,
         settings.faithfulness_steps,
+        intact_probs=state.probs,
     )
 
 

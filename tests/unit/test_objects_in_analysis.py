@@ -234,3 +234,45 @@ def test_above_and_below_only_for_things_in_the_air(bank):
         "Two kites above two people.",
         "Two people below two kites.",
     )
+
+
+class TwoObjectsModel(DetectingModel):
+    """A dog on the left and a bicycle on the right, each forgotten once its box is masked."""
+
+    BOXES = {DOG: (0.05, 0.3, 0.4, 0.9), BICYCLE: (0.55, 0.3, 0.95, 0.9)}
+
+    def detect_objects(self, image: np.ndarray) -> list[ObjectDetection]:
+        h, w = image.shape[:2]
+        seen = []
+        for class_id, (x0, y0, x1, y1) in self.BOXES.items():
+            patch = image[int(y0 * h) : int(y1 * h), int(x0 * w) : int(x1 * w)]
+            if float(patch.std()) >= 1.0:  # the counterfactual fills the box with one colour
+                seen.append(found(class_id, (x0, y0, x1, y1), 0.9 if class_id == DOG else 0.8))
+        return seen
+
+    def detect_objects_many(self, images) -> list[list[ObjectDetection]]:
+        self.batches = [*getattr(self, "batches", []), len(images)]
+        return super().detect_objects_many(images)
+
+
+@pytest.mark.parametrize("most", [0, 1, 2, 5])
+def test_the_box_counterfactuals_of_an_image_go_in_one_request(bank, most):
+    settings = replace(
+        Settings(),
+        faithfulness="off",
+        ocr=False,
+        nsfw=False,
+        tag_threshold=0.9,
+        object_counterfactuals=most,
+    )
+    model = TwoObjectsModel(bank.n_leaves)
+    analysis = analyze(textured_jpeg(), model, bank, settings)
+    boxed = [t for t in analysis.tags if t.source in ("detector", "both")]
+    assert {t.name for t in boxed} == {"dog", "bicycle"}
+    tested = [t for t in boxed if "detector" in (t.faithfulness or {})]
+    assert len(tested) == min(most, 2)
+    for t in tested:  # each masked on its own: the other object is still seen
+        assert t.faithfulness["detector"]["after"] == 0.0
+        assert "Masking the box drops the detector's score" in t.justification
+    # every masked copy in one request, none when none is wanted
+    assert getattr(model, "batches", []) == ([min(most, 2)] if most else [])

@@ -65,6 +65,9 @@ class FakeConceptModel:
     def detect_objects(self, image: np.ndarray) -> list:
         return self.objects
 
+    def detect_objects_many(self, images) -> list[list]:
+        return [self.detect_objects(image) for image in images]
+
     def embed_texts(self, texts) -> np.ndarray:
         self.embedded.extend(texts)
         rng = np.random.default_rng(len(self.embedded))

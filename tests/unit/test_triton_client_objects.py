@@ -114,3 +114,45 @@ def test_an_unreachable_server_is_retryable():
     client = InferenceClient(f"127.0.0.1:{closed_port()}", timeout=1.0)
     with pytest.raises(InferenceUnavailable):
         client.detect_objects(np.zeros((20, 20, 3), np.uint8))
+
+
+def stacked(*answers: dict) -> dict:
+    """Several images' padded answers as one response."""
+    return {name: np.concatenate([a[name] for a in answers]) for name in answers[0]}
+
+
+def test_several_images_of_one_size_go_in_one_request_with_one_answer_each(fake):
+    client, server = fake
+    server.answer = stacked(
+        padded([(18, (0.2, 0.4, 0.4, 0.9), 0.88)]), padded([]), padded([(2, (0, 0, 1, 1), 0.5)])
+    )
+    found = client.detect_objects_many([np.zeros((40, 60, 3), np.uint8)] * 3)
+    assert [req[2] for req in server.requests] == [(3, 40, 60, 3)]
+    assert [[d.label for d in image] for image in found] == [["dog"], [], ["bicycle"]]
+    assert client.detect_objects_many([]) == [] and len(server.requests) == 1
+
+
+def test_more_images_than_the_model_batches_are_split(fake):
+    client, server = fake
+    answer = stacked(*[padded([(18, (0, 0, 1, 1), 0.1 * k)]) for k in range(10)])
+    answered = 0
+
+    def infer(model, inputs, outputs):  # the next images' answers, as many as were sent
+        nonlocal answered
+        n = inputs[0].shape()[0]
+        server.requests.append((model, inputs[0].name(), tuple(inputs[0].shape()), []))
+        part = {name: a[answered : answered + n] for name, a in answer.items()}
+        answered += n
+        return FakeResult(part)
+
+    server.infer = infer
+    found = client.detect_objects_many([np.zeros((8, 8, 3), np.uint8)] * 10)
+    assert [req[2][0] for req in server.requests] == [8, 2]
+    assert [image[0].score for image in found] == pytest.approx([0.1 * k for k in range(10)])
+
+
+def test_images_of_different_sizes_are_refused_without_a_round_trip(fake):
+    client, server = fake
+    with pytest.raises(InferenceError, match="share a size"):
+        client.detect_objects_many([np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8)])
+    assert server.requests == []

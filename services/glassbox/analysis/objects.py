@@ -102,20 +102,20 @@ def object_tags(state: ImageState) -> None:
 
 
 def counterfactuals(state: ImageState) -> None:
-    """Each object tag's best box masked and the image detected again."""
+    """Each object tag's best box masked and the image detected again (up to
+    ``settings.object_counterfactuals`` tags, their masked copies in one request)."""
     image = state.evidence_image()
-    done = 0
-    updated = []
-    for tag in state.tags:
-        if (
-            tag.source == "classifier"
-            or not tag.detections
-            or done >= state.settings.object_counterfactuals
-        ):
-            updated.append(tag)
-            continue
+    chosen = [
+        k for k, tag in enumerate(state.tags) if tag.source != "classifier" and tag.detections
+    ][: max(state.settings.object_counterfactuals, 0)]
+    if not chosen:
+        return
+    masked = [mask_boxes(image, [state.tags[k].detections[0]["box"]]) for k in chosen]
+    found = state.client.detect_objects_many(masked)
+    updated = list(state.tags)
+    for k, again in zip(chosen, found, strict=True):
+        tag = state.tags[k]
         best = tag.detections[0]
-        again = state.client.detect_objects(mask_boxes(image, [best["box"]]))
         after = max(
             (float(d.score) for d in again if _same_object(d, tag, best["box"], state)),
             default=0.0,
@@ -130,10 +130,9 @@ def counterfactuals(state: ImageState) -> None:
             if after < best["score"]
             else f"Masking the box leaves the detector's score at {after:.0%}."
         )
-        updated.append(
-            replace(tag, faithfulness=faith, justification=f"{tag.justification} {said}".strip())
+        updated[k] = replace(
+            tag, faithfulness=faith, justification=f"{tag.justification} {said}".strip()
         )
-        done += 1
     state.tags = updated
 
 

@@ -25,6 +25,9 @@ class ConceptModel(Protocol):
 
     def detect_objects(self, image: np.ndarray) -> list[ObjectDetection]: ...  # settings.objects
 
+    # images of one size in one request: an image's masked copies (object counterfactuals)
+    def detect_objects_many(self, images: Sequence[np.ndarray]) -> list[list[ObjectDetection]]: ...
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...  # for read text
 
 

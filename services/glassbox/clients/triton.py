@@ -35,6 +35,7 @@ NSFW_MODEL = "nsfw_detector"
 SHOT_MODEL = "shot_boundaries"
 OBJECT_MODEL = "object_detection"
 IMAGE_MAX_BATCH = 16
+OBJECT_MAX_BATCH = 8  # object_detection's max_batch_size
 TEXT_MAX_BATCH = 64
 # windows of 100 frames per shot_boundaries request: a window takes ~2 s on one CPU thread,
 # so a request stays well inside the timeout even when the batcher merges two (max 8)
@@ -112,13 +113,15 @@ class InferenceClient:
     def read_text(self, image: np.ndarray) -> list[TextLine]:
         """Run ``ocr`` on one RGB uint8 ``[H, W, 3]`` image (any size): its lines of text in
         reading order, boxes as fractions of width/height (at most 64 lines)."""
-        rows = self._call(lambda: self._infer_evidence(OCR_MODEL, _OCR_OUTPUTS, image))
+        batch = _evidence_batch([image])
+        rows = self._call(lambda: self._infer_evidence(OCR_MODEL, _OCR_OUTPUTS, batch))[0]
         return [TextLine(text=t, box=b, score=s) for t, b, s in rows]
 
     def detect_nsfw(self, image: np.ndarray) -> list[Detection]:
         """Run ``nsfw_detector`` on one RGB uint8 ``[H, W, 3]`` image (any size): NudeNet
         detections scoring ≥ 0.2 by descending score, boxes as fractions (at most 32)."""
-        rows = self._call(lambda: self._infer_evidence(NSFW_MODEL, _NSFW_OUTPUTS, image))
+        batch = _evidence_batch([image])
+        rows = self._call(lambda: self._infer_evidence(NSFW_MODEL, _NSFW_OUTPUTS, batch))[0]
         return [Detection(label=t, box=b, score=s) for t, b, s in rows]
 
     def detect_objects(self, image: np.ndarray) -> list[ObjectDetection]:
@@ -126,17 +129,21 @@ class InferenceClient:
         image (any size): objects scoring ≥ 0.3 by descending score, each with its COCO class
         name and 90-id class id, boxes as fractions (at most 100). The thresholds that make a
         detection worth showing are the caller's."""
-        rows = self._call(lambda: self._infer_evidence(OBJECT_MODEL, _OBJECT_OUTPUTS, image))
-        found = []
-        for class_id, box, score in rows:
-            if not isinstance(class_id, int) or class_id not in COCO_LABELS:
-                raise InferenceError(f"{OBJECT_MODEL} answered an unknown class id {class_id!r}")
-            found.append(
-                ObjectDetection(
-                    label=COCO_LABELS[class_id], class_id=class_id, box=box, score=score
-                )
+        return self.detect_objects_many([image])[0]
+
+    def detect_objects_many(self, images: Sequence[np.ndarray]) -> list[list[ObjectDetection]]:
+        """:meth:`detect_objects` for several images of one size (an image and its masked
+        copies) in one request per ``OBJECT_MAX_BATCH``: one answer per image."""
+        if not images:
+            return []
+        batch = _evidence_batch(images)
+        answers: list[list[ObjectDetection]] = []
+        for chunk in _chunks(batch, OBJECT_MAX_BATCH):
+            rows = self._call(
+                lambda chunk=chunk: self._infer_evidence(OBJECT_MODEL, _OBJECT_OUTPUTS, chunk)
             )
-        return found
+            answers += [[_coco_detection(*row) for row in image_rows] for image_rows in rows]
+        return answers
 
     def cut_probabilities(self, frames_small: np.ndarray) -> np.ndarray:
         """Run ``shot_boundaries`` (TransNetV2) over a whole clip: every frame, RGB uint8
@@ -231,46 +238,36 @@ class InferenceClient:
         return probs.astype(np.float32, copy=False)
 
     def _infer_evidence(
-        self, model: str, names: tuple[str, ...], image: np.ndarray
-    ) -> list[tuple[str | int, tuple[float, float, float, float], float]]:
-        """One image through ``ocr``, ``nsfw_detector`` or ``object_detection``: (text, box,
-        score) per found item; the text is an int where the model answers integer labels."""
+        self, model: str, names: tuple[str, ...], batch: np.ndarray
+    ) -> list[list[tuple[str | int, tuple[float, float, float, float], float]]]:
+        """Images ``[n, H, W, 3]`` through ``ocr``, ``nsfw_detector`` or ``object_detection``:
+        per image, (text, box, score) per found item; the text is an int where the model
+        answers integer labels."""
         from tritonclient.http import InferInput, InferRequestedOutput
 
-        if (
-            not isinstance(image, np.ndarray)
-            or image.dtype != np.uint8
-            or image.ndim != 3
-            or image.shape[2] != 3
-            or image.shape[0] == 0
-            or image.shape[1] == 0
-        ):
-            shape = getattr(image, "shape", None)
-            raise InferenceError(
-                f"expected one uint8 [H, W, 3] image, got {getattr(image, 'dtype', type(image))} "
-                f"{shape}"
-            )
-        batch = np.ascontiguousarray(image)[None]
         tensor = InferInput("IMAGE", list(batch.shape), "UINT8")
         tensor.set_data_from_numpy(batch, binary_data=True)
         outputs = [InferRequestedOutput(name, binary_data=True) for name in names]
         result = self._client().infer(model, [tensor], outputs=outputs)
         count, items, boxes, scores = (_output(result, name) for name in names)
-        n = int(count.reshape(-1)[0])
-        if not 0 <= n <= items.shape[-1]:
-            raise InferenceError(f"{model} answered COUNT={n} for {items.shape[-1]} slots")
-        rows = []
-        for k in range(n):
-            raw = items[0, k]
-            if isinstance(raw, bytes):
-                label: str | int = raw.decode("utf-8", "replace")
-            elif isinstance(raw, np.integer):
-                label = int(raw)
-            else:
-                label = str(raw)
-            box = tuple(float(v) for v in boxes[0, k])
-            rows.append((label, box, float(scores[0, k])))
-        return rows
+        answers = []
+        for i in range(batch.shape[0]):
+            n = int(count.reshape(batch.shape[0], -1)[i, 0])
+            if not 0 <= n <= items.shape[-1]:
+                raise InferenceError(f"{model} answered COUNT={n} for {items.shape[-1]} slots")
+            rows = []
+            for k in range(n):
+                raw = items[i, k]
+                if isinstance(raw, bytes):
+                    label: str | int = raw.decode("utf-8", "replace")
+                elif isinstance(raw, np.integer):
+                    label = int(raw)
+                else:
+                    label = str(raw)
+                box = tuple(float(v) for v in boxes[i, k])
+                rows.append((label, box, float(scores[i, k])))
+            answers.append(rows)
+        return answers
 
     def _call(self, fn: Callable[[], T]) -> T:
         """Run one request, translating transport and server errors into our two kinds."""
@@ -308,6 +305,33 @@ def _output(result: object, name: str) -> np.ndarray:
     if array is None:
         raise InferenceError(f"the response has no {name} tensor")
     return array
+
+
+def _evidence_batch(images: Sequence[np.ndarray]) -> np.ndarray:
+    """One uint8 ``[n, H, W, 3]`` batch of RGB images of one size, or ``InferenceError``."""
+    for image in images:
+        if (
+            not isinstance(image, np.ndarray)
+            or image.dtype != np.uint8
+            or image.ndim != 3
+            or image.shape[2] != 3
+            or image.shape[0] == 0
+            or image.shape[1] == 0
+        ):
+            shape = getattr(image, "shape", None)
+            raise InferenceError(
+                f"expected one uint8 [H, W, 3] image, got {getattr(image, 'dtype', type(image))} "
+                f"{shape}"
+            )
+    if len({image.shape for image in images}) > 1:
+        raise InferenceError(f"images of one request must share a size, got {len(images)} sizes")
+    return np.ascontiguousarray(np.stack(images))
+
+
+def _coco_detection(class_id: str | int, box, score: float) -> ObjectDetection:
+    if not isinstance(class_id, int) or class_id not in COCO_LABELS:
+        raise InferenceError(f"{OBJECT_MODEL} answered an unknown class id {class_id!r}")
+    return ObjectDetection(label=COCO_LABELS[class_id], class_id=class_id, box=box, score=score)
 
 
 def _chunks(array: np.ndarray, size: int) -> list[np.ndarray]:

@@ -92,6 +92,9 @@ class LocalConceptModel:
     def detect_nsfw(self, image: np.ndarray) -> list:
         return []
 
+    def detect_objects_many(self, images) -> list[list[ObjectDetection]]:
+        return [self.detect_objects(image) for image in images]
+
     def detect_objects(self, image: np.ndarray) -> list[ObjectDetection]:
         if self.detector is None:
             return []

@@ -1,12 +1,14 @@
 """Triton adapter for ``ocr``: loads the reader and reads image by image.
 
 The reading lives in ``glassbox.nn.ocr``; its ONNX models come from the rapidocr wheel, loaded
-here at ``initialize`` (nothing is downloaded). Batching, input checks, padding to the
-configured maximum and per-request errors are ``glassbox.serving.adapter.BoxesAdapter``'s.
+here at ``initialize`` (nothing is downloaded); an image whose small first pass finds no
+candidate line skips the full pass when ``GLASSBOX_OCR_GATE`` is 1 (off by default). Batching, input
+checks, padding to the configured maximum and per-request errors are
+``glassbox.serving.adapter.BoxesAdapter``'s.
 """
 
 import triton_python_backend_utils as pb_utils
-from glassbox.nn.ocr import TextReader
+from glassbox.nn.ocr import TextReader, gate_from_env
 from glassbox.serving.adapter import BoxesAdapter
 
 
@@ -17,7 +19,8 @@ class TritonPythonModel(BoxesAdapter):
     label = "text"
 
     def load(self, config):
-        self.reader = TextReader()  # onnxruntime threads: GLASSBOX_TORCH_THREADS
+        # onnxruntime threads: GLASSBOX_TORCH_THREADS; the small first pass: GLASSBOX_OCR_GATE
+        self.reader = TextReader(gate=gate_from_env())
 
     def run(self, batches):  # OCR reads image by image; one image's failure stays its own
         return [self._read(image) for images in batches for image in images]

@@ -4,14 +4,17 @@ For each corpus size (``--sizes``, default 10 000) a synthetic corpus shaped lik
 (see ``bench/searchkit.py``) is loaded into two Milvus collections with the same rows, one with
 the configured HNSW index (``GLASSBOX_MILVUS_HNSW_*``, defaults M=16, efConstruction=200,
 ef=512, exact scoring off) and one FLAT (exact), and, up to ``--db-max`` items, into the
-SQLite database (``MediaItem`` + ``SemanticProfile``). Triton and a Milvus Lite server run on
-bench ports. Then, side by side in one run (each query is sent to both indexes, alternating
+SQLite database (``MediaItem`` + ``SemanticProfile``). Triton, a Milvus Lite server and Redis
+(the lexical channels' word sets, ``glassbox.clients.milvus.vocabulary``, built after the load)
+run on bench ports. Then, side by side in one run (each query is sent to both indexes, alternating
 which goes first, and the query types are interleaved, so machine load hits all alike):
 
 1. **Latency** of ``search.engine.search`` / ``engine.similar`` (the functions the views call)
-   for five query types, split into the engine's parts (encode, milvus, hydrate, explain; for
-   image queries also "source", reading the source item), and the Milvus part split further
-   into its calls (vector search, the ids query, exact scoring, BM25 caption/OCR channels):
+   for five query types (text queries cold: the query-embedding cache emptied before each;
+   then ``text-warm``, the same query again with its vectors cached), split into the
+   engine's parts (encode, milvus, hydrate, explain; for image queries also "source", reading
+   the source item), and the Milvus part split further into its calls (vector search, the
+   ids query, exact scoring, BM25 caption/OCR channels):
 
    - text: a text query, no filter (only the privacy rule: own or public);
    - filtered: the same text, kind=image, the last 12 months, not flagged;
@@ -24,11 +27,15 @@ which goes first, and the query types are interleaved, so machine load hits all 
    ef = max(ef, 48)); also "10@48": the share of the exact top 10 among the 48 candidates the
    engine re-scores.
 
-3. **Throughput** over HTTP: gunicorn as the stack runs it (``Stack.web``: 2 sync workers) on
-   loopback against the first size's HNSW collection, 8 and 32 concurrent clients with a DRF
-   token, for text, filtered and image queries.
+3. **Throughput** over HTTP: gunicorn as the stack runs it (``Stack.web``: 2 workers x
+   ``GLASSBOX_WEB_THREADS`` threads) on loopback against the first size's HNSW collection, 8
+   and 32 concurrent clients with a DRF token, for text, filtered and image queries, with the
+   web's query-embedding cache on (warm after the first pass over the texts) and off (cold).
 
-4. **Ratios**: filtered / text, image / text, HNSW / FLAT (p50 and p95, total and Milvus).
+4. **Bare Milvus**: after each engine call, one plain ``MilvusClient.search`` of the same
+   vector, limit and filter; the table gives engine p95 / bare p95 (goal: at most 1.5x).
+
+5. **Ratios**: filtered / text, image / text, HNSW / FLAT (p50 and p95, total and Milvus).
 
 Sizes above ``--db-max`` (1 000 000 for example) get no database rows (a bulk SQLite load of a
 million profiles takes longer than the benchmark): encode and Milvus are measured there through
@@ -82,6 +89,15 @@ def main() -> int:
     ap.add_argument("--report", help="print the tables of a results.json again, run nothing")
     ap.add_argument("--http-index", default="HNSW", help="indexes served over HTTP: HNSW,FLAT")
     ap.add_argument("--http-workers", type=int, default=2, help="gunicorn workers (stack: 2)")
+    ap.add_argument(
+        "--http-threads", type=int, default=0, help="threads per worker (0: the stack's)"
+    )
+    ap.add_argument(
+        "--http-cache",
+        default="on,off",
+        help="query-embedding cache in the web workers: on (queries repeat, so warm after "
+        "the first pass over the texts), off (every query encoded: cold)",
+    )
     args = ap.parse_args()
     if args.report:
         import json
@@ -93,6 +109,7 @@ def main() -> int:
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.clients = [int(c) for c in args.clients.split(",") if c]
     args.http_index = [k.strip().upper() for k in args.http_index.split(",") if k.strip()]
+    args.http_cache = [c.strip() for c in args.http_cache.split(",") if c.strip()]
 
     shutil.rmtree(VAR, ignore_errors=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the services on kill too
@@ -109,7 +126,7 @@ def main() -> int:
     started = []
     t0 = time.perf_counter()
     try:
-        for svc in (stack.milvus(), stack.triton()):
+        for svc in (stack.redis(), stack.milvus(), stack.triton()):
             start(svc)
             started.append(svc)
         return run(args, stack, t0)
@@ -123,6 +140,7 @@ def run(args, stack: Stack, t_start: float) -> int:
 
     django.setup()
     from django.core.management import call_command
+    from glassbox.clients.milvus.client import vocabulary_from_settings
     from glassbox.config import get_settings
     from glassbox_web import runtime
     from rest_framework.authtoken.models import Token
@@ -172,6 +190,7 @@ def run(args, stack: Stack, t_start: float) -> int:
                 hnsw_ef_construction=cfg.milvus_hnsw_ef_construction,
                 hnsw_ef=cfg.milvus_hnsw_ef,
                 exact_below=cfg.milvus_exact_below,
+                vocabulary=vocabulary_from_settings(cfg, f"bench_{size}_{kind.lower()}"),
             )
             build[kind] = clock.run(f"{size}: load {kind}", load_index, index, chunks, stack)
             indexes[kind] = index
@@ -196,6 +215,7 @@ def run(args, stack: Stack, t_start: float) -> int:
             sources[:n],
             args.warmup,
             counts,
+            vectors,
         )
         if large and db_parts is not None:
             borrow_parts(records, db_parts)
@@ -273,6 +293,7 @@ def image_sources(truth: sk.Truth, n: int, seed: int) -> list[int]:
 
 def load_index(index: sk.TimedIndex, chunks, stack: Stack) -> dict:
     """Insert, flush, wait until Milvus Lite has built every segment's indexes."""
+    from glassbox.clients.milvus.schema import TEXT_FIELDS
     from glassbox.retrieval import lexical
 
     index.drop()
@@ -284,10 +305,14 @@ def load_index(index: sk.TimedIndex, chunks, stack: Stack) -> dict:
     index.flush()
     t2 = time.perf_counter()
     waited = sk.wait_indexed(VAR / "milvus", index.collection)
+    t3 = time.perf_counter()
+    if index.vocabulary is not None:  # the rows were inserted, not upserted: scan them
+        index.vocabulary.build(TEXT_FIELDS, index._text_rows)
     return {
         "insert_s": t1 - t0,
         "flush_s": t2 - t1,
         "index_wait_s": waited,
+        "vocabulary_s": time.perf_counter() - t3,
         "total_s": time.perf_counter() - t0,
     }
 
@@ -302,12 +327,25 @@ def load_db(chunks, gen, only) -> float:
 # --- latency ----------------------------------------------------------------------------------
 
 
-def latency(engine, current, indexes, viewer, texts, tags, tagged, sources, warmup, counts) -> dict:
+def latency(
+    engine, current, indexes, viewer, texts, tags, tagged, sources, warmup, counts, vectors
+) -> dict:
     """Records per query type (``counts[type]`` queries each, after ``warmup`` rounds; one
     warm-up round for the slow tag filter); each query runs on every index, alternating the
-    order."""
+    order.
+
+    Text queries are measured **cold**: the query-embedding cache (``search.embeddings``) is
+    emptied before each, so encode costs a Triton call as it does for a query never seen.
+    Right after, the same text query runs again with the cache holding its vectors: the
+    ``text-warm`` records. Each engine call is followed by the **bare** Milvus vector search
+    of the same vector (the query's, or for image queries the source's appearance vector),
+    limit and filter expression: one ``MilvusClient.search``, no engine around it."""
+    from glassbox_web import runtime
+    from search import embeddings
     from search.params import SearchFilters, SearchOptions
     from search.records import source_from_item
+
+    bank = runtime.concept_bank()
 
     filters = {
         "text": lambda q: None,
@@ -319,7 +357,7 @@ def latency(engine, current, indexes, viewer, texts, tags, tagged, sources, warm
         "mine": lambda q: SearchOptions(SearchFilters(owner="mine")),
         "tag": lambda q: SearchOptions(SearchFilters(tag=tags[q])),
     }
-    records: dict[str, list[dict]] = {t: [] for t in TYPES}
+    records: dict[str, list[dict]] = {t: [] for t in (*TYPES, "text-warm")}
     kinds = list(indexes)
     rounds = warmup + max(counts.values())
     for i in range(rounds):
@@ -344,24 +382,71 @@ def latency(engine, current, indexes, viewer, texts, tags, tagged, sources, warm
                     timings["source"] = (t1 - t0) * 1000
                 else:
                     q = tagged[i % len(tagged)] if qtype == "tag" else texts[i % len(texts)]
-                    page = engine.search(viewer, q, filters[qtype](q), timings=timings)
+                    options = filters[qtype](q)
+                    embeddings.clear()
+                    t0 = time.perf_counter()
+                    page = engine.search(viewer, q, options, timings=timings)
                 total = (time.perf_counter() - t0) * 1000
                 laps, paths = index.take()
+                if qtype == "image":
+                    bare_vector, field, options = source.appearance, "appearance", None
+                else:
+                    bare_vector, field = vectors[q], "semantic"
+                bare = bare_search(index, bare_vector, field, viewer.pk, options, bank)
                 if i < warmup:
                     continue
                 records[qtype].append(
-                    {
-                        "index": kind,
-                        "total": total,
-                        **timings,
-                        **{f"m_{k}": laps.get(k, 0.0) for k in MILVUS_PARTS},
-                        "exact": bool(paths),
-                        "results": len(page.results),
-                    }
+                    record(kind, total, timings, laps, paths, page) | {"bare": bare}
                 )
+                if qtype == "text":  # the same query again: its vectors are cached now
+                    timings = {}
+                    t0 = time.perf_counter()
+                    page = engine.search(viewer, q, options, timings=timings)
+                    total = (time.perf_counter() - t0) * 1000
+                    laps, paths = index.take()
+                    records["text-warm"].append(
+                        record(kind, total, timings, laps, paths, page) | {"bare": bare}
+                    )
         if i == warmup - 1 or (i + 1) % 10 == 0:
             print(f"    round {i + 1}/{rounds}", flush=True)
     return records
+
+
+def record(kind: str, total: float, timings: dict, laps: dict, paths: list, page) -> dict:
+    """One engine call's measurements."""
+    return {
+        "index": kind,
+        "total": total,
+        **timings,
+        **{f"m_{k}": laps.get(k, 0.0) for k in MILVUS_PARTS},
+        "exact": bool(paths),
+        "results": len(page.results),
+    }
+
+
+def bare_search(index, vector, field: str, viewer_id: int, options, bank) -> float:
+    """Milliseconds of one plain ``MilvusClient.search`` as the engine's vector channel asks
+    it (same vector, field, limit, filter expression and search params), nothing around it."""
+    from glassbox.clients.milvus.filters import Filters
+    from glassbox.clients.milvus.search import vector_search_params
+
+    f = options.filters.to_index(bank) if options is not None else Filters()
+    expr = f.expr(viewer_id)
+    client = index._connect()
+    data = [[float(x) for x in vector]]
+    params = vector_search_params(index.index_type, index.hnsw_ef, WANT, 0)
+    t0 = time.perf_counter()
+    client.search(
+        index.collection,
+        data=data,
+        anns_field=field,
+        filter=expr,
+        limit=WANT,
+        output_fields=["id"],
+        search_params=params,
+        timeout=index.timeout,
+    )
+    return (time.perf_counter() - t0) * 1000
 
 
 def borrow_parts(records: dict, db_parts: dict) -> None:
@@ -435,12 +520,13 @@ def http_throughput(stack, indexes, token, texts, sources, args) -> list[dict]:
     """Queries per second through gunicorn, per index in ``--http-index``."""
     out = []
     for kind in args.http_index:
-        if kind in indexes:
-            out += http_one(stack, indexes[kind], token, texts, sources, args)
+        for cache in args.http_cache:
+            if kind in indexes:
+                out += http_one(stack, indexes[kind], token, texts, sources, args, cache)
     return out
 
 
-def http_one(stack, index, token, texts, sources, args) -> list[dict]:
+def http_one(stack, index, token, texts, sources, args, cache: str = "on") -> list[dict]:
     """Closed loop: each client sends its next request when the previous one is answered."""
     import requests
 
@@ -451,7 +537,12 @@ def http_one(stack, index, token, texts, sources, args) -> list[dict]:
         "GLASSBOX_SECRET_KEY": "bench-only",
         "GLASSBOX_MILVUS_TIMEOUT_S": "600",
     }
+    if cache == "off":
+        env["GLASSBOX_SEARCH_EMBEDDING_CACHE"] = "0"
+    if args.http_threads:
+        env["GLASSBOX_WEB_THREADS"] = str(args.http_threads)
     svc = stack.web(env)
+    threads = svc.argv[svc.argv.index("--threads") + 1] if "--threads" in svc.argv else "1"
     svc.argv[svc.argv.index("--workers") + 1] = str(args.http_workers)
     base = f"http://127.0.0.1:{stack.ports.web}/api/v1/search/"
     filt = {
@@ -482,11 +573,14 @@ def http_one(stack, index, token, texts, sources, args) -> list[dict]:
                         "index": index.index_type,
                         "workload": name,
                         "clients": clients,
+                        "cache": cache,
+                        "threads": int(threads),
                         **closed_loop(url, headers, clients, args.http_seconds),
                     }
                 )
                 print(
-                    f"    http {index.index_type} {name} x{clients}: {out[-1]['qps']:.1f} q/s",
+                    f"    http {index.index_type} cache {cache} {name} x{clients}: "
+                    f"{out[-1]['qps']:.1f} q/s",
                     flush=True,
                 )
     finally:
@@ -572,11 +666,23 @@ def report(results: dict, cfg) -> None:
                     sk.fmt(b["insert_s"], 0),
                     sk.fmt(b["flush_s"], 0),
                     sk.fmt(b["index_wait_s"], 0),
+                    sk.fmt(b.get("vocabulary_s", float("nan")), 1),
                     sk.fmt(b["total_s"], 0),
                 ]
             )
         rows.append(
-            [f"{int(size):,}", "SQLite rows", "", "", "", sk.fmt(s["build"]["db_s"], 0), "", "", ""]
+            [
+                f"{int(size):,}",
+                "SQLite rows",
+                "",
+                "",
+                "",
+                sk.fmt(s["build"]["db_s"], 0),
+                "",
+                "",
+                "",
+                "",
+            ]
         )
     print(
         sk.table(
@@ -589,6 +695,7 @@ def report(results: dict, cfg) -> None:
                 "insert s",
                 "flush s",
                 "index build wait s",
+                "word sets s",
                 "total s",
             ],
             rows,
@@ -621,10 +728,7 @@ def report(results: dict, cfg) -> None:
                 sk.fmt(sum(r["results"] for r in rs) / len(rs)),
                 ppp(r["total"] for r in rs),
             ]
-            + [
-                ppp(r[p] for r in rs) + (star if p in ("hydrate", "explain") else "")
-                for p in PARTS
-            ]
+            + [ppp(r[p] for r in rs) + (star if p in ("hydrate", "explain") else "") for p in PARTS]
             + [ppp(r.get("source", 0.0) for r in rs) if qtype == "image" else ""]
         )
     print(sk.table(["items", "index", "query", "n", "results", "total", *PARTS, "source"], rows))
@@ -691,18 +795,22 @@ def report(results: dict, cfg) -> None:
 
     if results.get("http"):
         first = next(iter(sizes))
+        threads = results["http"][0].get("threads", 1)
         print(
             f"\n## Throughput over HTTP ({int(first):,} items, gunicorn "
-            f"{results['config']['http_workers']} sync workers on loopback)\n"
+            f"{results['config']['http_workers']} workers x {threads} threads on loopback)\n"
         )
         print(
             "Closed loop: each client sends its next request when the previous one is "
             "answered; a GET /api/v1/search/ (text, filtered) or /api/v1/search/similar/<id>/ "
-            "(image), DRF token auth, JSON with explanations.\n"
+            "(image), DRF token auth, JSON with explanations. cache on: the clients cycle "
+            "through the query texts, so after the first pass every text query's vectors are "
+            "cached (warm); off: every query is encoded (cold).\n"
         )
         rows = [
             [
                 h.get("index", "HNSW"),
+                h.get("cache", "–"),
                 h["workload"],
                 h["clients"],
                 f"{h['qps']:.2f}",
@@ -717,6 +825,7 @@ def report(results: dict, cfg) -> None:
             sk.table(
                 [
                     "index",
+                    "cache",
                     "workload",
                     "clients",
                     "queries/s",
@@ -728,6 +837,8 @@ def report(results: dict, cfg) -> None:
                 rows,
             )
         )
+
+    warm_and_bare(sizes)
 
     print("\n## Ratios (p50 ratio / p95 ratio)\n")
     rows = []
@@ -777,6 +888,69 @@ def report(results: dict, cfg) -> None:
         )
     )
     print(f"\nRaw numbers: {VAR / 'results.json'}")
+
+
+def warm_and_bare(sizes: dict) -> None:
+    """The cache's effect (cold against warm text queries) and the engine's call against the
+    bare Milvus vector search of the same vector, limit and filter."""
+    warm_rows, bare_rows = [], []
+    for size, s in sizes.items():
+        rec = s["records"]
+        for kind in sorted({r["index"] for rs in rec.values() for r in rs}):
+            cold = [r for r in rec["text"] if r["index"] == kind]
+            warm = [r for r in rec.get("text-warm", []) if r["index"] == kind]
+            if cold and warm:
+                warm_rows.append(
+                    [f"{int(size):,}", kind, len(cold)]
+                    + [ppp(r["total"] for r in rs) for rs in (cold, warm)]
+                    + [
+                        " / ".join(
+                            sk.fmt(sk.pct([r["encode"] for r in rs], 50)) for rs in (cold, warm)
+                        )
+                    ]
+                )
+            for qtype in (*TYPES, "text-warm"):
+                rs = [r for r in rec.get(qtype, []) if r["index"] == kind and "bare" in r]
+                if not rs:
+                    continue
+                e95, b95 = sk.pct([r["total"] for r in rs], 95), sk.pct([r["bare"] for r in rs], 95)
+                bare_rows.append(
+                    [
+                        f"{int(size):,}",
+                        kind,
+                        qtype,
+                        ppp(r["total"] for r in rs),
+                        ppp(r["bare"] for r in rs),
+                        f"{e95 / b95:.2f}x" if b95 > 0 else "–",
+                    ]
+                )
+    if warm_rows:
+        print("\n## Query-embedding cache: text queries cold and warm, ms (p50 / p95 / p99)\n")
+        print(
+            "cold: the cache emptied before the query (a text never seen); warm: the same "
+            "query again right after, its vectors cached.\n"
+        )
+        print(
+            sk.table(
+                ["items", "index", "n", "cold total", "warm total", "encode p50 cold / warm"],
+                warm_rows,
+            )
+        )
+    if bare_rows:
+        print(
+            "\n## The engine's call against the bare Milvus vector search, ms (p50 / p95 / p99)\n"
+        )
+        print(
+            "bare: one `MilvusClient.search` of the same vector (the query's; image: the "
+            "source's appearance vector), limit 48, filter expression and search params, right "
+            "after the engine's call on the same index. Goal: engine p95 <= 1.5x bare p95.\n"
+        )
+        print(
+            sk.table(
+                ["items", "index", "query", "engine total", "bare vector search", "p95 ratio"],
+                bare_rows,
+            )
+        )
 
 
 def notes(sizes: dict) -> None:

@@ -230,6 +230,10 @@ class Stack:
                 f"127.0.0.1:{port}",
                 "--workers",
                 "2",
+                # gthread: a worker's threads overlap its requests' waits on Triton, Milvus
+                # and the database (two sync workers left the CPUs idle between calls)
+                "--threads",
+                env.get("GLASSBOX_WEB_THREADS") or os.environ.get("GLASSBOX_WEB_THREADS") or "4",
                 "--timeout",
                 "120",
                 "--access-logfile",

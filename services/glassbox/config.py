@@ -145,6 +145,11 @@ class WebSettings:
     metrics_token: str = ""
     worker_metrics_port: int = 0
     log_format: str = "json"
+    # Search (docs/search.md "Speed"): query embeddings kept per web process (LRU; 0: none),
+    # and whether a lexical channel none of whose query words occurs is skipped (word sets in
+    # the broker's Redis)
+    search_embedding_cache: int = 4096
+    search_vocabulary: bool = True
 
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})

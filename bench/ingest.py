@@ -340,7 +340,14 @@ def main() -> int:
         help="only the Celery worker table (and its per-model table): what bench/compare.py runs",
     )
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument(
+        "--configs",
+        type=int,
+        default=len(CONFIGS),
+        help=f"the first N configurations only (of {len(CONFIGS)}; 1: all evidence)",
+    )
     args = ap.parse_args()
+    del CONFIGS[max(args.configs, 1) :]
     photos, about = corpus(args.corpus)
     if not photos:
         print("sample photos missing: run infra/bin/setup (darknet, opencv-doc)", file=sys.stderr)

@@ -125,12 +125,20 @@ class RegionColour:
         }
 
 
+def _linear(c: np.ndarray) -> np.ndarray:
+    """sRGB's transfer function undone: values in [0, 1] to linear light."""
+    c = np.clip(c, 0.0, 1.0)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+# the 256 linear values of uint8 sRGB: a lookup gives the same numbers as _linear, faster
+_LINEAR_U8 = _linear(np.arange(256, dtype=np.float64) / 255.0)
+
+
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """CIELAB (D65) of sRGB values ``[..., 3]``: uint8, or floats in [0, 1]."""
     c = np.asarray(rgb)
-    c = c.astype(np.float64) / 255.0 if c.dtype == np.uint8 else c.astype(np.float64)
-    c = np.clip(c, 0.0, 1.0)
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    linear = _LINEAR_U8[c] if c.dtype == np.uint8 else _linear(c.astype(np.float64))
     xyz = linear @ _RGB_TO_XYZ.T / _WHITE_D65
     eps = (6 / 29) ** 3
     f = np.where(xyz > eps, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
@@ -148,7 +156,9 @@ def classify(lab: np.ndarray, rules: ColourRules = RULES) -> np.ndarray:
     nearest = np.empty(flat.shape[0], dtype=np.int64)
     for start in range(0, flat.shape[0], 65536):  # bounded memory: pixels x anchors
         part = flat[start : start + 65536]
-        d2 = (part**2).sum(axis=1)[:, None] - 2 * part @ _ANCHOR_LAB.T + _ANCHOR_SQ
+        # squared distance to each anchor, less the pixel's own |p|^2 (the same for every
+        # anchor, so the nearest is the same)
+        d2 = _ANCHOR_SQ - 2 * part @ _ANCHOR_LAB.T
         nearest[start : start + 65536] = _ANCHOR_NAME[np.argmin(d2, axis=1)]
     light, chroma = flat[:, 0], np.hypot(flat[:, 1], flat[:, 2])
     black, grey, white = (PALETTE.index(n) for n in ACHROMATIC)
@@ -167,7 +177,13 @@ def colour_shares(
     pixels = np.asarray(pixels).reshape(-1, 3)
     if pixels.shape[0] == 0:
         return {}, {}
-    labels = classify(srgb_to_lab(pixels), rules)
+    return _shares(pixels, classify(srgb_to_lab(pixels), rules))
+
+
+def _shares(
+    pixels: np.ndarray, labels: np.ndarray
+) -> tuple[dict[str, float], dict[str, tuple[int, int, int]]]:
+    """:func:`colour_shares` of ``pixels`` ``[n, 3]`` (n > 0) already classified."""
     counts = np.bincount(labels, minlength=len(PALETTE))
     shares, swatches = {}, {}
     for k in np.argsort(-counts, kind="stable"):
@@ -245,7 +261,9 @@ def region_colour(
     around it, ``surround`` of the box's size wide)."""
     tone = image_tone(image, rules) if tone is None else tone
     pixels = _sample(region_pixels(image, box, cam, rules.cam_level), rules.max_pixels)
-    shares, swatches = colour_shares(pixels, rules)
+    lab = srgb_to_lab(pixels) if pixels.shape[0] else None
+    labels = classify(lab, rules) if lab is not None else None
+    shares, swatches = _shares(pixels, labels) if labels is not None else ({}, {})
     around = {}
     if box is not None:
         around, _ = colour_shares(
@@ -258,22 +276,27 @@ def region_colour(
             name = None
         basis = "dominant" if name else ""
         if name is None and box is not None:
-            name = accent(pixels, around, rules)
+            name = accent(pixels, around, rules, classified=(lab, labels))
             basis = "accent" if name else ""
     return RegionColour(shares, swatches, int(pixels.shape[0]), tone, name, around, basis)
 
 
 def accent(
-    pixels: np.ndarray, around: Mapping[str, float], rules: ColourRules = RULES
+    pixels: np.ndarray,
+    around: Mapping[str, float],
+    rules: ColourRules = RULES,
+    classified: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> str | None:
     """The vivid chromatic colour concentrated in a box whose pixels are ``pixels`` (sRGB
     ``[n, 3]``), given the shares ``around`` it; ``None`` when none stands out (rules: module
-    docstring)."""
+    docstring). ``classified`` is the pixels' ``(lab, labels)`` when the caller has them."""
     pixels = np.asarray(pixels).reshape(-1, 3)
     if pixels.shape[0] < rules.min_pixels:
         return None
-    lab = srgb_to_lab(pixels)
-    labels = classify(lab, rules)
+    lab, labels = classified
+    if lab is None or labels is None:
+        lab = srgb_to_lab(pixels)
+        labels = classify(lab, rules)
     chroma = np.hypot(lab[:, 1], lab[:, 2])
     vivid: dict[str, tuple[float, float]] = {}  # name -> (share in the box, share around it)
     for name in NAMES:

@@ -137,14 +137,14 @@ def with_faithfulness(
     bank: Concepts,
     measured: bool,
     steps: int,
-    intact_probs: np.ndarray | None = None,
+    intact_probs: np.ndarray,
 ) -> list[TagEvidence]:
     """Each tag with its evidence re-scored on the model's input ``image`` by ``probs_of``
     (images -> leaf probabilities): the region masked (one batch for all tags), and when
     ``measured`` the deletion / insertion curves of its CAM against a random order (one set of
     images for all tags: ``faithfulness.faithfulness_of_maps``). ``intact_probs`` are the
-    intact image's probabilities when the caller has them (the analysis does), so it is not
-    scored again. The justification gains the counterfactual sentence."""
+    intact image's probabilities, which the analysis already has: it is not scored again.
+    The justification gains the counterfactual sentence."""
     # the detector's own tags have no classifier evidence to mask (analysis.objects re-detects)
     boxed = [t for t in tags if t.box is not None and t.source != "detector"]
     if not boxed:
@@ -156,10 +156,7 @@ def with_faithfulness(
         return np.stack([probs[:, ids].sum(axis=1) for ids in leaves], axis=1)
 
     masked = np.stack([faith.mask_region(image, tuple(t.box)) for t in boxed])
-    if intact_probs is None:
-        probs = probs_of(np.concatenate([image[None], masked]))
-    else:
-        probs = np.concatenate([np.asarray(intact_probs)[None], probs_of(masked)])
+    probs = np.concatenate([np.asarray(intact_probs)[None], probs_of(masked)])
     scores = tag_scores(probs)
     result = {
         tag.concept_id: {"before": float(scores[0, k]), "after": float(scores[k + 1, k])}

@@ -247,18 +247,9 @@ def faithfulness_of_maps(
 def _inner_steps(
     start: np.ndarray, target: np.ndarray, order: np.ndarray, steps: int
 ) -> list[np.ndarray]:
-    """The sweep's images at steps ``1 .. steps - 1`` (step 0 is ``start``, the last
-    ``target``): ``start`` with the first ``k/steps`` of ``order``'s pixels from ``target``."""
-    height, width = start.shape[:2]
-    bounds = np.round(np.linspace(0, order.size, steps + 1)).astype(np.int64)
-    current = start.reshape(-1, 3).copy()
-    source = target.reshape(-1, 3)
-    out = []
-    for k in range(1, steps):
-        changed = order[bounds[k - 1] : bounds[k]]
-        current[changed] = source[changed]
-        out.append(current.reshape(height, width, 3).copy())
-    return out
+    """The sweep's images at steps ``1 .. steps - 1`` (its ends are ``start`` and ``target``,
+    scored once for every sweep that shares them)."""
+    return _step_images(start, target, order, steps)[1:-1]
 
 
 def _score_all(
@@ -344,23 +335,34 @@ def _sweep(
     order = np.asarray(order, dtype=np.int64)
     if order.shape != (height * width,):
         raise ValueError(f"order must hold all {height * width} pixels, got {order.shape}")
+    images = _step_images(start, target, order, steps)
+    values = np.concatenate(
+        [
+            np.asarray(score(np.stack(images[at : at + batch_size])), dtype=np.float64).reshape(-1)
+            for at in range(0, len(images), batch_size)
+        ]
+    )
+    if values.shape != (steps + 1,):
+        raise ValueError(f"score returned {values.size} values for {steps + 1} images")
+    bounds = np.round(np.linspace(0, order.size, steps + 1)).astype(np.int64)
+    return Curve(fractions=bounds / order.size, scores=values)
+
+
+def _step_images(
+    start: np.ndarray, target: np.ndarray, order: np.ndarray, steps: int
+) -> list[np.ndarray]:
+    """The sweep's images at steps ``0 .. steps``: ``start`` with the first ``k/steps`` of
+    ``order``'s pixels taken from ``target`` (step 0 is ``start``, the last ``target``)."""
+    height, width = start.shape[:2]
     bounds = np.round(np.linspace(0, order.size, steps + 1)).astype(np.int64)
     current = start.reshape(-1, 3).copy()
     source = target.reshape(-1, 3)
-    scores: list[np.ndarray] = []
-    batch: list[np.ndarray] = []
-    for k in range(steps + 1):
-        if k > 0:
-            changed = order[bounds[k - 1] : bounds[k]]
-            current[changed] = source[changed]
-        batch.append(current.reshape(height, width, 3).copy())
-        if len(batch) == batch_size or k == steps:
-            scores.append(np.asarray(score(np.stack(batch)), dtype=np.float64).reshape(-1))
-            batch = []
-    values = np.concatenate(scores)
-    if values.shape != (steps + 1,):
-        raise ValueError(f"score returned {values.size} values for {steps + 1} images")
-    return Curve(fractions=bounds / order.size, scores=values)
+    out = [start.copy()]
+    for k in range(1, steps + 1):
+        changed = order[bounds[k - 1] : bounds[k]]
+        current[changed] = source[changed]
+        out.append(current.reshape(height, width, 3).copy())
+    return out
 
 
 def _box_blur_axis(img: np.ndarray, radius: int, axis: int) -> np.ndarray:
